@@ -1,0 +1,159 @@
+# otelcol-longspan — build, run and test.
+#
+#   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
+#   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
+#   make test       lint + unit/component tests (-race) + build + e2e test of the binary
+#   make lint       go vet + gofmt check
+#   make unit       go test -race ./...
+#   make e2e        build, then the end-to-end test against the binary (-tags e2e)
+#   make validate   build, then `otelcol-longspan validate` every config in config/
+#   make generate   mdatagen for our components
+#   make tools      install pinned tools into .tools/bin
+#   make clean      remove _build/ and data/        (make distclean also removes .tools/)
+#
+# Go's caches are not overridden: GOMODCACHE / GOCACHE / GOFLAGS from the environment are
+# respected, so CI can cache them. Tools go to a project-local .tools/bin.
+
+SHELL       := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+GO          ?= go
+# All collector modules are pinned to one release (see builder-config.yaml).
+OCB_VERSION ?= v0.161.0
+
+TOOLS_BIN      := $(abspath .tools/bin)
+OCB            := $(TOOLS_BIN)/builder-$(OCB_VERSION)
+BUILDER_CONFIG ?= builder-config.yaml
+BUILD_DIR      := _build
+BINARY         := $(BUILD_DIR)/otelcol-longspan
+CONFIG         ?= config/otelcol-longspan.yaml
+
+UNIT_TIMEOUT ?= 30m
+E2E_TIMEOUT  ?= 10m
+UNIT_FLAGS   ?= -race -count=1 -timeout $(UNIT_TIMEOUT)
+E2E_FLAGS    ?= -count=1 -timeout $(E2E_TIMEOUT) -v
+
+# Our components live in the root module; the binary depends on all non-test Go sources of it.
+COMPONENT_DIRS := wal extension processor internal pkg
+# (All non-test files, so //go:embed'ed assets count too.)
+GO_SOURCES := $(shell find $(COMPONENT_DIRS) -type f -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
+# Records which manifest / ocb / Go built the binary; rewritten (forcing a rebuild) when that changes,
+# e.g. after `make build BUILDER_CONFIG=other.yaml`.
+BUILD_STAMP := $(BUILD_DIR)/.build-inputs
+# Every Go file we own or format-check (skips generated build dir, tools, node_modules).
+GOFMT_FILES = $(shell find . -type f -name '*.go' \
+                 -not -path './_build/*' -not -path './.tools/*' -not -path '*/node_modules/*' \
+                 -not -path './data/*' -not -path './.git/*')
+
+MDATAGEN_DIRS := processor/longspan extension/spanjournal
+
+FORCE:
+
+.PHONY: all build run test lint vet fmt-check fmt unit e2e validate generate tools clean distclean env help
+
+all: test
+
+help:
+	@sed -n '2,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+
+env:
+	@echo "go:         $$($(GO) version)"
+	@echo "GOMODCACHE: $$($(GO) env GOMODCACHE)"
+	@echo "GOCACHE:    $$($(GO) env GOCACHE)"
+	@echo "ocb:        $(OCB)"
+	@echo "binary:     $(abspath $(BINARY))"
+
+# ---------------------------------------------------------------------------- tools
+tools: $(OCB)
+
+# Versioned file name: bumping OCB_VERSION installs the new one, an existing one is reused.
+$(OCB):
+	@mkdir -p $(TOOLS_BIN)
+	@echo ">> installing ocb $(OCB_VERSION) into $(TOOLS_BIN)"
+	GOBIN=$(TOOLS_BIN) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OCB_VERSION)
+	@mv -f $(TOOLS_BIN)/builder $@
+
+# ---------------------------------------------------------------------------- build
+build: $(BINARY)
+	@echo ">> $(BINARY) ready"
+
+$(BUILD_STAMP): FORCE
+	@mkdir -p $(BUILD_DIR)
+	@new="$(BUILDER_CONFIG) $$(sha256sum < $(BUILDER_CONFIG) | cut -d' ' -f1) ocb=$(OCB_VERSION) $$($(GO) env GOVERSION)"; \
+	 if [ ! -f $@ ] || [ "$$(cat $@)" != "$$new" ]; then echo "$$new" > $@; fi
+
+$(BINARY): $(OCB) $(BUILD_STAMP) $(BUILDER_CONFIG) go.mod go.sum $(GO_SOURCES)
+	@echo ">> building $(BINARY) with ocb $(OCB_VERSION) ($(BUILDER_CONFIG))"
+	@rm -f $@   # a failed build must not leave a stale binary behind for run/e2e
+	@start=$$(date +%s); \
+	 $(OCB) --config $(BUILDER_CONFIG); \
+	 test -x $@ || { echo "ocb finished but $@ is missing" >&2; exit 1; }; \
+	 touch $@; \
+	 echo ">> built $@ in $$(( $$(date +%s) - start ))s"
+
+run: $(BINARY)
+	@mkdir -p data
+	./$(BINARY) --config $(CONFIG)
+
+validate: $(BINARY)
+	@failed=""; for c in config/*.yaml; do \
+	   if ./$(BINARY) validate --config $$c; then echo ">> validate $$c: ok"; \
+	   else echo ">> validate $$c: FAILED"; failed="$$failed $$c"; fi; \
+	 done; [ -z "$$failed" ]
+
+# ---------------------------------------------------------------------------- lint
+lint: vet fmt-check
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./test/e2e/...
+
+fmt-check:
+	@out=$$(gofmt -l $(GOFMT_FILES)); \
+	 if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "(run: make fmt)"; exit 1; fi; \
+	 echo ">> gofmt: ok"
+
+fmt:
+	gofmt -w $(GOFMT_FILES)
+
+# ---------------------------------------------------------------------------- tests
+unit:
+	$(GO) test $(UNIT_FLAGS) ./...
+
+e2e: $(BINARY)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) $(GO) test $(E2E_FLAGS) -tags e2e ./test/e2e/...
+
+# Runs every step even after a failure, then prints one summary line and fails if any failed.
+TEST_STEPS := lint unit build validate e2e
+test:
+	@start=$$(date +%s); failed=""; summary=""; \
+	 for step in $(TEST_STEPS); do \
+	   s=$$(date +%s); \
+	   if $(MAKE) --no-print-directory --keep-going $$step; then r=ok; else r=FAIL; failed="$$failed $$step"; fi; \
+	   summary="$$summary $$step=$$r($$(( $$(date +%s) - s ))s)"; \
+	 done; \
+	 total=$$(( $$(date +%s) - start )); \
+	 if [ -z "$$failed" ]; then \
+	   echo "== make test: PASS in $${total}s:$$summary"; \
+	 else \
+	   echo "== make test: FAIL in $${total}s:$$summary"; exit 1; \
+	 fi
+
+# ---------------------------------------------------------------------------- generate
+generate:
+	@for d in $(MDATAGEN_DIRS); do \
+	   if [ -f $$d/metadata.yaml ]; then \
+	     echo ">> mdatagen $$d"; (cd $$d && $(GO) tool mdatagen metadata.yaml); \
+	   else \
+	     echo ">> mdatagen: skip $$d (no metadata.yaml)"; \
+	   fi; \
+	 done
+
+# ---------------------------------------------------------------------------- clean
+clean:
+	rm -rf $(BUILD_DIR) data
+
+distclean: clean
+	rm -rf .tools

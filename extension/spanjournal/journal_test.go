@@ -1,0 +1,232 @@
+package spanjournal
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal/internal/metadata"
+	"github.com/otelcol-longspan/otelcol-longspan/wal"
+)
+
+var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+
+func startExtension(t *testing.T, dir string, mutate func(*Config)) *journalExtension {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Directory = dir
+	if mutate != nil {
+		mutate(cfg)
+	}
+	require.NoError(t, cfg.Validate())
+	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	return ext.(*journalExtension)
+}
+
+func testSpan(trace byte, span byte, st SpanState) *Span {
+	return &Span{
+		TraceID: pcommon.TraceID{trace, 1}, SpanID: pcommon.SpanID{span, 2}, ParentID: pcommon.SpanID{},
+		State: st, Name: fmt.Sprintf("span-%d-%d", trace, span), Service: "web-shop", SessionID: "s-1",
+		Source: "otlp_open_span", Start: t0, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second),
+		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, Payload: []byte{1, 2, 3, byte(span)},
+	}
+}
+
+func TestSpanEncodingRoundTrips(t *testing.T) {
+	for _, st := range []SpanState{SpanOpen, SpanEnded, SpanReconciled} {
+		in := testSpan(1, 2, st)
+		got, err := decodeSpan(&decoder{b: encodeSpan(nil, in)})
+		require.NoError(t, err)
+		assert.Equal(t, in.Start.UnixNano(), got.Start.UnixNano())
+		got.Start, got.FirstSeen, got.LastSeen = in.Start, in.FirstSeen, in.LastSeen
+		assert.Equal(t, in, got)
+	}
+}
+
+func TestDecodeRejectsEveryTruncation(t *testing.T) {
+	b := encodeSpan(nil, testSpan(1, 2, SpanOpen))
+	for n := 0; n < len(b); n++ {
+		_, err := decodeSpan(&decoder{b: b[:n]})
+		assert.Error(t, err, "a record cut at %d of %d bytes must not decode", n, len(b))
+	}
+}
+
+func FuzzDecodeRecords(f *testing.F) {
+	f.Add(recSpan, encodeSpan(nil, testSpan(1, 2, SpanOpen)))
+	f.Add(recRelease, releaseRecord(&Released{TraceID: pcommon.TraceID{1}, Batch: 3, At: t0, Spans: []*Span{testSpan(1, 2, SpanEnded)}}).Data)
+	f.Add(recReleasedBatch, releasedBatchRecord(&Released{TraceID: pcommon.TraceID{1}, Batch: 3, At: t0, Spans: []*Span{testSpan(1, 2, SpanEnded)}}).Data)
+	f.Add(recForget, forgetRecord(pcommon.TraceID{1}, 9).Data)
+	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
+		j := &Journal{st: newState()}
+		_ = j.apply(walRecord(typ, data)) // must not panic, whatever the bytes
+	})
+}
+
+// update runs one Update against the extension's journal.
+func update(t *testing.T, e *journalExtension, fn func(tx *Tx)) {
+	t.Helper()
+	require.NoError(t, e.journal.Update(context.Background(), func(tx *Tx) error {
+		fn(tx)
+		return nil
+	}))
+}
+
+func TestReplayRestoresOpenHeldAndReleasedState(t *testing.T) {
+	dir := t.TempDir()
+	e := startExtension(t, dir, nil)
+	update(t, e, func(tx *Tx) {
+		tx.Put(testSpan(1, 1, SpanOpen), t0)
+		tx.Put(testSpan(1, 2, SpanEnded), t0)
+		tx.Put(testSpan(2, 1, SpanEnded), t0)
+	})
+	update(t, e, func(tx *Tx) {
+		t2 := tx.Trace(pcommon.TraceID{2, 1})
+		r := tx.Release(t2, []*Span{t2.Spans[pcommon.SpanID{1, 2}]}, t0, false)
+		require.True(t, tx.Take(r))
+		tx.Delivered(r, t0.Add(time.Minute))
+	})
+	require.NoError(t, e.Shutdown(context.Background()))
+
+	e = startExtension(t, dir, nil)
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	open, held, released, traces := e.journal.counts()
+	assert.Equal(t, []int{1, 1, 1, 1}, []int{open, held, released, traces})
+	update(t, e, func(tx *Tx) {
+		due := tx.TakeDue(t0)
+		require.Len(t, due, 1, "a released batch is delivered again after a restart")
+		assert.True(t, due[0].Replayed)
+		assert.Equal(t, "span-2-1", due[0].Spans[0].Name)
+		s := tx.Trace(pcommon.TraceID{1, 1}).Spans[pcommon.SpanID{1, 2}]
+		assert.Equal(t, uint32(7), s.SnapshotSeq)
+		assert.Equal(t, t0.Add(2*time.Second).UnixNano(), s.LastSeen.UnixNano())
+		assert.Len(t, tx.SessionSpans("s-1"), 1, "the session index is rebuilt")
+	})
+}
+
+func TestCheckpointDropsOldSegmentsAndKeepsState(t *testing.T) {
+	dir := t.TempDir()
+	e := startExtension(t, dir, func(c *Config) { c.SegmentBytes = 64 << 10 })
+	longLived := testSpan(9, 9, SpanOpen)
+	update(t, e, func(tx *Tx) { tx.Put(longLived, t0) })
+	// Churn: many short traces come and go, filling several segments.
+	for i := 0; i < 400; i++ {
+		update(t, e, func(tx *Tx) {
+			s := testSpan(byte(i), 200, SpanEnded)
+			s.TraceID[2] = byte(i >> 8)
+			s.Payload = make([]byte, 1024)
+			tx.Put(s, t0)
+			r := tx.Release(tx.Trace(s.TraceID), []*Span{s}, t0, false)
+			tx.Take(r)
+			tx.Delivered(r, t0)
+			tx.ForgetExpired(t0)
+		})
+	}
+	before := e.log.Size()
+	removed, err := e.journal.checkpoint(context.Background())
+	require.NoError(t, err)
+	assert.Positive(t, removed, "segments holding only dead records go")
+	assert.Less(t, e.log.Size(), before/2, "the week-old open span does not pin the journal")
+	require.NoError(t, e.Shutdown(context.Background()))
+
+	e = startExtension(t, dir, nil)
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	open, held, released, traces := e.journal.counts()
+	assert.Equal(t, []int{1, 0, 0, 1}, []int{open, held, released, traces})
+}
+
+func TestOpenSpansView(t *testing.T) {
+	addr := freeAddr(t)
+	e := startExtension(t, t.TempDir(), func(c *Config) {
+		require.NoError(t, confmap.NewFromStringMap(map[string]any{"http": map[string]any{"endpoint": addr}}).Unmarshal(c))
+	})
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	update(t, e, func(tx *Tx) {
+		tx.Put(testSpan(1, 1, SpanOpen), t0)
+		older := testSpan(2, 1, SpanOpen)
+		older.Start = t0.Add(-time.Hour)
+		tx.Put(older, t0)
+		tx.Put(testSpan(1, 2, SpanEnded), t0)
+	})
+
+	resp, err := http.Get("http://" + addr + "/v1/open-spans?limit=1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var v map[string]any
+	require.NoError(t, json.Unmarshal(body, &v))
+	assert.EqualValues(t, 1, v["held_spans"])
+	assert.EqualValues(t, 2, v["held_traces"])
+	assert.EqualValues(t, true, v["truncated"])
+	rows := v["open_spans"].([]any)
+	require.Len(t, rows, 1)
+	row := rows[0].(map[string]any)
+	assert.Equal(t, "span-2-1", row["name"], "oldest first")
+	assert.Equal(t, "web-shop", row["service"])
+	assert.Equal(t, "s-1", row["session_id"])
+	assert.Equal(t, t0.Add(-time.Hour).Format(time.RFC3339), row["open_since"])
+	assert.Equal(t, t0.Add(2*time.Second).Format(time.RFC3339), row["last_seen"])
+	assert.Equal(t, "otlp_open_span", row["source"])
+	assert.EqualValues(t, 7, row["snapshots"])
+	for _, k := range []string{"trace_id", "span_id"} {
+		assert.NotEmpty(t, row[k])
+	}
+
+	bad, err := http.Get("http://" + addr + "/v1/open-spans?limit=x")
+	require.NoError(t, err)
+	bad.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, bad.StatusCode)
+}
+
+func TestJournalFullRefusesAndSecondOpenOfDirFails(t *testing.T) {
+	dir := t.TempDir()
+	e := startExtension(t, dir, func(c *Config) {
+		c.SegmentBytes = 64 << 10
+		c.MaxBytes = 256 << 10
+	})
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	full := false
+	for i := 0; i < 1000 && !full; i++ {
+		update(t, e, func(tx *Tx) {
+			s := testSpan(byte(i), byte(i>>8), SpanOpen)
+			s.Payload = make([]byte, 1024)
+			tx.Put(s, t0)
+			full = tx.JournalFull()
+		})
+	}
+	assert.True(t, full, "max_bytes is reported once passed")
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Directory = dir
+	other, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	err = other.Start(context.Background(), componenttest.NewNopHost())
+	require.Error(t, err, "two collectors must not share one journal directory")
+	assert.Contains(t, err.Error(), dir)
+}
+
+func walRecord(typ byte, data []byte) wal.Record { return wal.Record{Type: typ, Data: data} }
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}

@@ -1,0 +1,271 @@
+package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/wal"
+)
+
+// Journal record types. Every record is an idempotent change of state, so replaying a
+// record twice (a checkpoint that overlaps the segments it did not drop, or the part of
+// an unacknowledged batch that survived a crash) leaves the same state.
+const (
+	// recSpan puts one span (open, ended or reconciled), replacing any earlier copy.
+	recSpan byte = 1
+	// recRelease moves the named spans of a trace into a released batch.
+	recRelease byte = 2
+	// recForget drops a released batch: it is past tail sampling.
+	recForget byte = 3
+	// recCheckpoint starts a checkpoint: the records after it restate all live state,
+	// and the segments before it may be dropped once it is durable.
+	recCheckpoint byte = 4
+	// recReleasedBatch restates a whole released batch, spans included (checkpoints).
+	recReleasedBatch byte = 5
+)
+
+// spanFormat is the first byte of an encoded span, so the layout can evolve.
+const spanFormat byte = 1
+
+var errShortRecord = errors.New("journal record too short")
+
+func encodeSpan(dst []byte, s *Span) []byte {
+	dst = append(dst, spanFormat)
+	dst = append(dst, s.TraceID[:]...)
+	dst = append(dst, s.SpanID[:]...)
+	dst = append(dst, s.ParentID[:]...)
+	dst = append(dst, byte(s.State))
+	dst = appendTime(dst, s.Start)
+	dst = appendTime(dst, s.FirstSeen)
+	dst = appendTime(dst, s.LastSeen)
+	dst = binary.AppendVarint(dst, int64(s.IdleTimeout))
+	dst = binary.AppendUvarint(dst, uint64(s.SnapshotSeq))
+	dst = appendString(dst, s.Name)
+	dst = appendString(dst, s.Service)
+	dst = appendString(dst, s.SessionID)
+	dst = appendString(dst, s.Source)
+	dst = binary.AppendUvarint(dst, uint64(len(s.Payload)))
+	return append(dst, s.Payload...)
+}
+
+func decodeSpan(d *decoder) (*Span, error) {
+	if f := d.byte(); f != spanFormat && d.err == nil {
+		return nil, fmt.Errorf("unknown span format %d", f)
+	}
+	s := &Span{}
+	d.bytes(s.TraceID[:])
+	d.bytes(s.SpanID[:])
+	d.bytes(s.ParentID[:])
+	s.State = SpanState(d.byte())
+	s.Start = d.time()
+	s.FirstSeen = d.time()
+	s.LastSeen = d.time()
+	s.IdleTimeout = time.Duration(d.varint())
+	s.SnapshotSeq = uint32(d.uvarint())
+	s.Name = d.string()
+	s.Service = d.string()
+	s.SessionID = d.string()
+	s.Source = d.string()
+	n := d.uvarint()
+	s.Payload = d.take(n)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if s.State < SpanOpen || s.State > SpanReconciled {
+		return nil, fmt.Errorf("span %s/%s has unknown state %d", s.TraceID, s.SpanID, s.State)
+	}
+	return s, nil
+}
+
+func spanRecord(s *Span) wal.Record {
+	return wal.Record{Type: recSpan, Data: encodeSpan(make([]byte, 0, 96+len(s.Name)+len(s.Payload)), s)}
+}
+
+func releaseRecord(r *Released) wal.Record {
+	b := make([]byte, 0, 40+8*len(r.Spans))
+	b = append(b, r.TraceID[:]...)
+	b = binary.AppendUvarint(b, r.Batch)
+	b = appendTime(b, r.At)
+	b = appendBool(b, r.Early)
+	b = binary.AppendUvarint(b, uint64(len(r.Spans)))
+	for _, s := range r.Spans {
+		b = append(b, s.SpanID[:]...)
+	}
+	return wal.Record{Type: recRelease, Data: b}
+}
+
+type releaseOp struct {
+	trace pcommon.TraceID
+	batch uint64
+	at    time.Time
+	early bool
+	spans []pcommon.SpanID
+}
+
+func decodeRelease(d *decoder) (releaseOp, error) {
+	var op releaseOp
+	d.bytes(op.trace[:])
+	op.batch = d.uvarint()
+	op.at = d.time()
+	op.early = d.bool()
+	n := d.count(8)
+	op.spans = make([]pcommon.SpanID, n)
+	for i := range op.spans {
+		d.bytes(op.spans[i][:])
+	}
+	return op, d.err
+}
+
+func forgetRecord(id pcommon.TraceID, batch uint64) wal.Record {
+	b := make([]byte, 0, 26)
+	b = append(b, id[:]...)
+	b = binary.AppendUvarint(b, batch)
+	return wal.Record{Type: recForget, Data: b}
+}
+
+func decodeForget(d *decoder) (pcommon.TraceID, uint64, error) {
+	var id pcommon.TraceID
+	d.bytes(id[:])
+	batch := d.uvarint()
+	return id, batch, d.err
+}
+
+func checkpointRecord(at time.Time) wal.Record {
+	return wal.Record{Type: recCheckpoint, Data: appendTime(nil, at)}
+}
+
+func releasedBatchRecord(r *Released) wal.Record {
+	b := make([]byte, 0, 64)
+	b = append(b, r.TraceID[:]...)
+	b = binary.AppendUvarint(b, r.Batch)
+	b = appendTime(b, r.At)
+	b = appendBool(b, r.Early)
+	b = binary.AppendUvarint(b, uint64(len(r.Spans)))
+	for _, s := range r.Spans {
+		b = encodeSpan(b, s)
+	}
+	return wal.Record{Type: recReleasedBatch, Data: b}
+}
+
+func decodeReleasedBatch(d *decoder) (*Released, error) {
+	r := &Released{}
+	d.bytes(r.TraceID[:])
+	r.Batch = d.uvarint()
+	r.At = d.time()
+	r.Early = d.bool()
+	n := d.count(40)
+	for i := 0; i < n && d.err == nil; i++ {
+		s, err := decodeSpan(d)
+		if err != nil {
+			return nil, err
+		}
+		r.Spans = append(r.Spans, s)
+	}
+	return r, d.err
+}
+
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return binary.AppendVarint(b, 0)
+	}
+	return binary.AppendVarint(b, t.UnixNano())
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendBool(b []byte, v bool) []byte {
+	if v {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// decoder reads the fields of one record; the first error sticks and every later read
+// returns a zero value, so a decode function checks err once at the end.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errShortRecord
+	}
+	d.b = nil
+}
+
+func (d *decoder) take(n uint64) []byte {
+	if d.err != nil || uint64(len(d.b)) < n {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes(dst []byte) { copy(dst, d.take(uint64(len(dst)))) }
+
+func (d *decoder) byte() byte {
+	b := d.take(1)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+func (d *decoder) bool() bool { return d.byte() != 0 }
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads an element count and rejects one that cannot fit in what is left, so a
+// corrupt count never makes a huge allocation.
+func (d *decoder) count(minSize int) int {
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)/minSize) {
+		d.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) time() time.Time {
+	v := d.varint()
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v)
+}
+
+func (d *decoder) string() string { return string(d.take(d.uvarint())) }

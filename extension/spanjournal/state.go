@@ -1,0 +1,238 @@
+package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// SpanState says what the journal holds a span as.
+type SpanState uint8
+
+const (
+	// SpanOpen is a span the client reported without an end time: it is still running.
+	SpanOpen SpanState = 1
+	// SpanEnded is an ended span held back until nothing in its trace is open.
+	SpanEnded SpanState = 2
+	// SpanReconciled is an open span the collector closed because its client went away.
+	SpanReconciled SpanState = 3
+)
+
+func (s SpanState) String() string {
+	switch s {
+	case SpanOpen:
+		return "open"
+	case SpanEnded:
+		return "ended"
+	case SpanReconciled:
+		return "reconciled"
+	}
+	return "unknown"
+}
+
+// Span is one span the journal holds. Payload is the span itself as an OTLP protobuf
+// TracesData with exactly one resource, one scope and one span, so that releasing it
+// restores the client's resource and scope unchanged; the other fields are what the
+// rules need without decoding the payload.
+type Span struct {
+	TraceID  pcommon.TraceID
+	SpanID   pcommon.SpanID
+	ParentID pcommon.SpanID
+	State    SpanState
+
+	Name      string
+	Service   string
+	SessionID string
+	Source    string
+
+	// Start is the client's start time of the span.
+	Start time.Time
+	// FirstSeen is when the collector first received the span.
+	FirstSeen time.Time
+	// LastSeen is when the client last reported the span: the end time of a
+	// reconciliation.
+	LastSeen time.Time
+	// IdleTimeout overrides the processor's idle_timeout for this span (a heartbeat
+	// frequency × factor); zero means the default.
+	IdleTimeout time.Duration
+	// SnapshotSeq is the number of the last snapshot emitted for the span.
+	SnapshotSeq uint32
+
+	Payload []byte
+}
+
+// Trace is the set of spans held for one trace id.
+type Trace struct {
+	ID    pcommon.TraceID
+	Spans map[pcommon.SpanID]*Span
+	// HeldSince is when the oldest ended span still held in this trace arrived. It is
+	// not journaled: after a restart it is zero for recovered traces, and the processor
+	// counts their hold from its own start.
+	HeldSince time.Time
+	open      int
+}
+
+// OpenSpans returns how many spans of the trace are still open.
+func (t *Trace) OpenSpans() int { return t.open }
+
+// Released is one batch of spans handed downstream. The journal keeps it until it
+// is surely past tail sampling (which buffers in memory only), and hands it out again
+// after a restart.
+type Released struct {
+	TraceID pcommon.TraceID
+	// Batch identifies the release within its trace; unique per journal.
+	Batch uint64
+	At    time.Time
+	Early bool
+	Spans []*Span
+	// Replayed is set for batches recovered from the journal: they are handed
+	// downstream again, as possible duplicates.
+	Replayed bool
+
+	// Delivery bookkeeping, memory only: a restart delivers every batch again.
+	delivered   bool
+	inFlight    bool
+	until       time.Time
+	nextAttempt time.Time
+	attempts    int
+}
+
+// Attempts returns how many deliveries of the batch failed so far.
+func (r *Released) Attempts() int { return r.attempts }
+
+type spanKey struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
+}
+
+// state is the in-memory model the journal records rebuild. Every method assumes the
+// journal's lock is held.
+type state struct {
+	traces   map[pcommon.TraceID]*Trace
+	released map[pcommon.TraceID][]*Released
+	// sessions indexes open spans by session id, for the session_ended rule.
+	sessions map[string]map[spanKey]struct{}
+
+	// undelivered holds released batches not yet accepted downstream, oldest first;
+	// delivered holds the accepted ones in the order they may be forgotten.
+	undelivered []*Released
+	delivered   []*Released
+
+	openSpans     int
+	heldSpans     int
+	releasedSpans int
+	nextBatch     uint64
+}
+
+func newState() *state {
+	return &state{
+		traces:   map[pcommon.TraceID]*Trace{},
+		released: map[pcommon.TraceID][]*Released{},
+		sessions: map[string]map[spanKey]struct{}{},
+	}
+}
+
+func (st *state) trace(id pcommon.TraceID, create bool) *Trace {
+	t := st.traces[id]
+	if t == nil && create {
+		t = &Trace{ID: id, Spans: map[pcommon.SpanID]*Span{}}
+		st.traces[id] = t
+	}
+	return t
+}
+
+// put inserts or replaces a span and keeps every counter and index in step. now
+// starts the trace's hold; replay passes the zero time.
+func (st *state) put(s *Span, now time.Time) {
+	t := st.trace(s.TraceID, true)
+	if old := t.Spans[s.SpanID]; old != nil {
+		st.unindex(t, old)
+	}
+	t.Spans[s.SpanID] = s
+	if s.State == SpanOpen {
+		t.open++
+		st.openSpans++
+		if s.SessionID != "" {
+			m := st.sessions[s.SessionID]
+			if m == nil {
+				m = map[spanKey]struct{}{}
+				st.sessions[s.SessionID] = m
+			}
+			m[spanKey{s.TraceID, s.SpanID}] = struct{}{}
+		}
+	} else {
+		st.heldSpans++
+		if t.HeldSince.IsZero() && !now.IsZero() {
+			t.HeldSince = now
+		}
+	}
+}
+
+// remove takes a span out of its trace, dropping the trace when it empties.
+func (st *state) remove(t *Trace, s *Span) {
+	if t.Spans[s.SpanID] != s {
+		return
+	}
+	st.unindex(t, s)
+	delete(t.Spans, s.SpanID)
+	if len(t.Spans) == 0 {
+		delete(st.traces, t.ID)
+	}
+}
+
+func (st *state) unindex(t *Trace, s *Span) {
+	if s.State == SpanOpen {
+		t.open--
+		st.openSpans--
+		if m := st.sessions[s.SessionID]; m != nil {
+			delete(m, spanKey{s.TraceID, s.SpanID})
+			if len(m) == 0 {
+				delete(st.sessions, s.SessionID)
+			}
+		}
+		return
+	}
+	st.heldSpans--
+}
+
+// release moves the named spans of a trace into a released batch.
+func (st *state) release(t *Trace, ids []pcommon.SpanID, batch uint64, at time.Time, early bool) *Released {
+	r := &Released{TraceID: t.ID, Batch: batch, At: at, Early: early}
+	for _, id := range ids {
+		s := t.Spans[id]
+		if s == nil {
+			continue
+		}
+		st.remove(t, s)
+		r.Spans = append(r.Spans, s)
+	}
+	// Every release takes all ended spans of the trace, so nothing is held after it.
+	t.HeldSince = time.Time{}
+	st.addReleased(r)
+	st.undelivered = append(st.undelivered, r)
+	return r
+}
+
+func (st *state) addReleased(r *Released) {
+	st.released[r.TraceID] = append(st.released[r.TraceID], r)
+	st.releasedSpans += len(r.Spans)
+	if r.Batch >= st.nextBatch {
+		st.nextBatch = r.Batch + 1
+	}
+}
+
+func (st *state) forget(id pcommon.TraceID, batch uint64) {
+	rs := st.released[id]
+	for i, r := range rs {
+		if r.Batch == batch {
+			st.releasedSpans -= len(r.Spans)
+			rs = append(rs[:i], rs[i+1:]...)
+			break
+		}
+	}
+	if len(rs) == 0 {
+		delete(st.released, id)
+	} else {
+		st.released[id] = rs
+	}
+}

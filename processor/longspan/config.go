@@ -1,0 +1,115 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+)
+
+// Config is the longspan processor's configuration.
+type Config struct {
+	// Journal names the spanjournal extension that holds this processor's state.
+	// Required. Several longspan processors may share one journal.
+	Journal component.ID `mapstructure:"journal"`
+
+	// IdleTimeout reconciles an open span whose client has not reported it for this
+	// long. Default 5m.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxDuration reconciles a span open longer than this, measured from its start.
+	// Default 168h (a week).
+	MaxDuration time.Duration `mapstructure:"max_duration"`
+	// MaxTraceHold bounds how long ended spans are held for a trace that still has an
+	// open span; past it they are released early, marked longspan.state=released_early.
+	// Default 1h.
+	MaxTraceHold time.Duration `mapstructure:"max_trace_hold"`
+	// SessionAttribute is the span or resource attribute that names the client session.
+	// Default "session.id"; empty disables the session_ended rule.
+	SessionAttribute string `mapstructure:"session_attribute"`
+	// SessionSpanNames are the names of root spans that stand for a whole session (a
+	// page load, an app session). A new open one for a session ends the older ones of
+	// that session; an ended one ends every other open span of its session. Default
+	// ["page.session", "emb-session"]; an empty list makes every root span carrying the
+	// session attribute a session span.
+	SessionSpanNames []string `mapstructure:"session_span_names"`
+
+	Snapshot SnapshotConfig `mapstructure:"snapshot"`
+
+	// ReleaseRetention keeps a released trace in the journal this long after it was
+	// handed downstream, and hands it out again if the collector restarts meanwhile.
+	// tail_sampling buffers traces in memory for decision_wait: set this above it.
+	// Default 1m (tail_sampling's default decision_wait of 30s, plus margin).
+	ReleaseRetention time.Duration `mapstructure:"release_retention"`
+	// TickInterval is how often the processor checks for spans to reconcile and traces
+	// to release. Default 1s.
+	TickInterval time.Duration `mapstructure:"tick_interval"`
+	// MaxFutureSkew drops spans that start further in the future than this, by the
+	// collector's clock. Default 1h.
+	MaxFutureSkew time.Duration `mapstructure:"max_future_skew"`
+
+	Limits LimitsConfig `mapstructure:"limits"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// SnapshotConfig sets how live spans are made visible.
+type SnapshotConfig struct {
+	// Interval is how often every span open longer than MinAge is emitted as a
+	// snapshot. Default 30s; 0 disables snapshots.
+	Interval time.Duration `mapstructure:"interval"`
+	// MinAge is how long a span must have been open before it gets snapshots.
+	// Default 30s.
+	MinAge time.Duration `mapstructure:"min_age"`
+}
+
+// LimitsConfig bounds memory and disk. Past a limit, a request that would hold more is
+// refused with a retryable error (HTTP 503 / gRPC UNAVAILABLE from the OTLP receiver),
+// so the client retries; every refusal is counted.
+type LimitsConfig struct {
+	// MaxOpenSpans bounds the open spans tracked. Default 1,000,000.
+	MaxOpenSpans int `mapstructure:"max_open_spans"`
+	// MaxHeldSpans bounds the ended spans held for traces that are not complete.
+	// Default 1,000,000.
+	MaxHeldSpans int `mapstructure:"max_held_spans"`
+	// MaxSpanBytes drops (and counts) a span to be held whose encoding is larger, for
+	// instance because of a huge attribute value. Default 65536.
+	MaxSpanBytes int `mapstructure:"max_span_bytes"`
+}
+
+func (c *Config) Validate() error {
+	var errs []error
+	if c.Journal.Type().String() == "" {
+		errs = append(errs, errors.New("journal: required; name the spanjournal extension, e.g. `journal: spanjournal`"))
+	}
+	positive := func(key string, d, lo time.Duration) {
+		if d < lo {
+			errs = append(errs, fmt.Errorf("%s: %s must be at least %s", key, d, lo))
+		}
+	}
+	positive("idle_timeout", c.IdleTimeout, time.Second)
+	positive("max_duration", c.MaxDuration, time.Second)
+	positive("max_trace_hold", c.MaxTraceHold, time.Second)
+	positive("release_retention", c.ReleaseRetention, 0)
+	positive("tick_interval", c.TickInterval, 10*time.Millisecond)
+	positive("max_future_skew", c.MaxFutureSkew, 0)
+	positive("snapshot.interval", c.Snapshot.Interval, 0)
+	positive("snapshot.min_age", c.Snapshot.MinAge, 0)
+	if c.Snapshot.Interval > 0 && c.Snapshot.Interval < c.TickInterval {
+		errs = append(errs, fmt.Errorf("snapshot.interval: %s must be 0 (off) or at least tick_interval (%s)", c.Snapshot.Interval, c.TickInterval))
+	}
+	if c.IdleTimeout > c.MaxDuration {
+		errs = append(errs, fmt.Errorf("idle_timeout: %s must not exceed max_duration (%s)", c.IdleTimeout, c.MaxDuration))
+	}
+	if c.Limits.MaxOpenSpans < 1 {
+		errs = append(errs, fmt.Errorf("limits.max_open_spans: %d must be at least 1", c.Limits.MaxOpenSpans))
+	}
+	if c.Limits.MaxHeldSpans < 1 {
+		errs = append(errs, fmt.Errorf("limits.max_held_spans: %d must be at least 1", c.Limits.MaxHeldSpans))
+	}
+	if c.Limits.MaxSpanBytes < 1024 {
+		errs = append(errs, fmt.Errorf("limits.max_span_bytes: %d must be at least 1024", c.Limits.MaxSpanBytes))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,73 @@
+package longspan
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadata"
+)
+
+func TestLoadConfig(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+
+	custom := createDefaultConfig().(*Config)
+	custom.Journal = component.MustNewIDWithName("spanjournal", "mobile")
+	custom.IdleTimeout = 2 * time.Minute
+	custom.MaxDuration = 24 * time.Hour
+	custom.MaxTraceHold = 30 * time.Minute
+	custom.SessionAttribute = "app.session"
+	custom.SessionSpanNames = []string{}
+	custom.Snapshot = SnapshotConfig{Interval: 10 * time.Second, MinAge: 20 * time.Second}
+	custom.ReleaseRetention = 90 * time.Second
+	custom.TickInterval = 500 * time.Millisecond
+	custom.MaxFutureSkew = 10 * time.Minute
+	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxSpanBytes: 4096}
+
+	tests := []struct {
+		id      component.ID
+		want    *Config
+		wantErr []string
+	}{
+		{id: component.NewID(metadata.Type), want: createDefaultConfig().(*Config)},
+		{id: component.NewIDWithName(metadata.Type, "custom"), want: custom},
+		{
+			id: component.NewIDWithName(metadata.Type, "bad"),
+			wantErr: []string{
+				"idle_timeout: 0s must be at least 1s",
+				"max_trace_hold: 0s must be at least 1s",
+				"tick_interval: 5ms must be at least 10ms",
+				"snapshot.min_age: -1s must be at least 0s",
+				"snapshot.interval: 1ms must be 0 (off) or at least tick_interval (5ms)",
+				"limits.max_open_spans: 0 must be at least 1",
+				"limits.max_held_spans: -5 must be at least 1",
+				"limits.max_span_bytes: 10 must be at least 1024",
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id.String(), func(t *testing.T) {
+			cfg := createDefaultConfig()
+			sub, err := cm.Sub(tt.id.String())
+			require.NoError(t, err)
+			require.NoError(t, sub.Unmarshal(cfg))
+			err = confmap.Validate(cfg)
+			if len(tt.wantErr) > 0 {
+				require.Error(t, err)
+				for _, want := range tt.wantErr {
+					assert.ErrorContains(t, err, want)
+				}
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, cfg)
+		})
+	}
+}

@@ -1,0 +1,48 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/processor"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadata"
+)
+
+// NewFactory returns the factory of the longspan processor.
+func NewFactory() processor.Factory {
+	return processor.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		processor.WithTraces(createTraces, metadata.TracesStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		Journal:          component.MustNewID("spanjournal"),
+		IdleTimeout:      5 * time.Minute,
+		MaxDuration:      168 * time.Hour,
+		MaxTraceHold:     time.Hour,
+		SessionAttribute: "session.id",
+		SessionSpanNames: []string{"page.session", "emb-session"},
+		Snapshot: SnapshotConfig{
+			Interval: 30 * time.Second,
+			MinAge:   30 * time.Second,
+		},
+		ReleaseRetention: time.Minute,
+		TickInterval:     time.Second,
+		MaxFutureSkew:    time.Hour,
+		Limits: LimitsConfig{
+			MaxOpenSpans: 1_000_000,
+			MaxHeldSpans: 1_000_000,
+			MaxSpanBytes: 64 << 10,
+		},
+	}
+}
+
+func createTraces(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
+	return newProcessor(set, cfg.(*Config), next, systemClock{})
+}

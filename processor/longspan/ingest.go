@@ -1,0 +1,332 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"fmt"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// Drop reasons: bad or stale input, dropped (and counted) one span at a time.
+const (
+	dropInvalidID      = "invalid_id"
+	dropEndBeforeStart = "end_before_start"
+	dropStartInFuture  = "start_in_future"
+	dropNoStartTime    = "no_start_time"
+	dropTooLarge       = "too_large"
+	dropStaleSnapshot  = "stale_snapshot"
+	dropUnencodable    = "unencodable"
+)
+
+// Receive outcomes.
+const (
+	outcomePassed  = "passed"
+	outcomeOpened  = "opened"
+	outcomeUpdated = "updated"
+	outcomeHeld    = "held"
+	outcomeEnded   = "ended"
+)
+
+// item is one span of an incoming request and what the processor did with it.
+type item struct {
+	rs   ptrace.ResourceSpans
+	ss   ptrace.ScopeSpans
+	span ptrace.Span
+
+	traceID pcommon.TraceID
+	spanID  pcommon.SpanID
+	open    bool
+	session string
+
+	pass bool
+}
+
+type ingestResult struct {
+	passed   int
+	released []*spanjournal.Released
+	// touched holds the traces whose spans changed: each is released if complete.
+	touched    map[pcommon.TraceID]struct{}
+	received   map[string]int
+	dropped    map[string]int
+	reconciled map[string]int
+}
+
+func (r *ingestResult) drop(reason string) {
+	if r.dropped == nil {
+		r.dropped = map[string]int{}
+	}
+	r.dropped[reason]++
+}
+
+func (r *ingestResult) touch(id pcommon.TraceID) {
+	if r.touched == nil {
+		r.touched = map[pcommon.TraceID]struct{}{}
+	}
+	r.touched[id] = struct{}{}
+}
+
+func (r *ingestResult) receive(outcome string) {
+	if r.received == nil {
+		r.received = map[string]int{}
+	}
+	r.received[outcome]++
+}
+
+// classify validates every span of a request without the journal lock. Invalid spans
+// are dropped here, each alone, and counted by reason.
+func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, map[string]int) {
+	items := make([]item, 0, td.SpanCount())
+	var drops map[string]int
+	drop := func(reason string, it *item) {
+		if drops == nil {
+			drops = map[string]int{}
+		}
+		drops[reason]++
+		p.logger.Debug("Dropped a bad span", zap.String("reason", reason),
+			zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
+	}
+	maxStart := now.Add(p.cfg.MaxFutureSkew)
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		rs := td.ResourceSpans().At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				span := ss.Spans().At(k)
+				it := item{rs: rs, ss: ss, span: span, traceID: span.TraceID(), spanID: span.SpanID(), open: span.EndTimestamp() == 0}
+				switch {
+				case it.traceID.IsEmpty() || it.spanID.IsEmpty():
+					drop(dropInvalidID, &it)
+				case !it.open && span.EndTimestamp() < span.StartTimestamp():
+					drop(dropEndBeforeStart, &it)
+				case span.StartTimestamp().AsTime().After(maxStart):
+					drop(dropStartInFuture, &it)
+				case it.open && span.StartTimestamp() == 0:
+					drop(dropNoStartTime, &it)
+				default:
+					it.session = p.sessionOf(rs, span)
+					items = append(items, it)
+				}
+			}
+		}
+	}
+	return items, drops
+}
+
+func (p *longspanProcessor) sessionOf(rs ptrace.ResourceSpans, span ptrace.Span) string {
+	if p.cfg.SessionAttribute == "" {
+		return ""
+	}
+	if v, ok := span.Attributes().Get(p.cfg.SessionAttribute); ok {
+		return v.AsString()
+	}
+	if v, ok := rs.Resource().Attributes().Get(p.cfg.SessionAttribute); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// checkLimits refuses the whole request, before anything changes, when holding what
+// it brings would pass a limit. Refusing whole keeps the promise simple: nothing of a
+// refused request was acknowledged, and the client's retry brings all of it again.
+func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error {
+	newOpen, newHeld := 0, 0
+	opening := map[pcommon.TraceID]bool{}
+	for i := range items {
+		it := &items[i]
+		t := tx.Trace(it.traceID)
+		if it.open {
+			if t == nil || t.Spans[it.spanID] == nil {
+				newOpen++
+			}
+			opening[it.traceID] = true
+			continue
+		}
+		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && opening[it.traceID]) {
+			newHeld++
+		}
+	}
+	if newOpen == 0 && newHeld == 0 {
+		return nil
+	}
+	open, held := tx.Counts()
+	switch {
+	case newOpen > 0 && open+newOpen > p.cfg.Limits.MaxOpenSpans:
+		return &errLimit{limit: "max_open_spans", detail: limitDetail(open, newOpen, p.cfg.Limits.MaxOpenSpans)}
+	case newHeld > 0 && held+newHeld > p.cfg.Limits.MaxHeldSpans:
+		return &errLimit{limit: "max_held_spans", detail: limitDetail(held, newHeld, p.cfg.Limits.MaxHeldSpans)}
+	case tx.JournalFull():
+		return &errLimit{limit: "max_journal_bytes", detail: "the span journal passed the extension's max_bytes"}
+	}
+	return nil
+}
+
+func limitDetail(have, want, limit int) string {
+	return fmt.Sprintf("holding %d, request adds %d, limit %d", have, want, limit)
+}
+
+// ingest applies the rules to every valid span of a request, under the journal lock.
+func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Time) ingestResult {
+	var res ingestResult
+	for i := range items {
+		it := &items[i]
+		if it.open {
+			p.ingestOpen(tx, it, now, &res)
+			continue
+		}
+		t := tx.Trace(it.traceID)
+		if t == nil {
+			it.pass = true
+			res.passed++
+			res.receive(outcomePassed)
+			p.endSession(tx, it, now, &res)
+			continue
+		}
+		s, ok := p.newSpan(it, now, spanjournal.SpanEnded, &res)
+		if !ok {
+			continue
+		}
+		if old := t.Spans[it.spanID]; old != nil {
+			s.FirstSeen, s.Source, s.SnapshotSeq = old.FirstSeen, "", old.SnapshotSeq
+			res.receive(outcomeEnded)
+		} else {
+			res.receive(outcomeHeld)
+		}
+		tx.Put(s, now)
+		res.touch(it.traceID)
+		p.endSession(tx, it, now, &res)
+	}
+	p.releaseComplete(tx, &res, now)
+	return res
+}
+
+func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+	t := tx.Trace(it.traceID)
+	var old *spanjournal.Span
+	if t != nil {
+		old = t.Spans[it.spanID]
+	}
+	if old != nil && old.State != spanjournal.SpanOpen {
+		// The span already ended (or was reconciled): this snapshot is older news.
+		res.drop(dropStaleSnapshot)
+		return
+	}
+	if old == nil && p.wasReleased(tx, it) {
+		res.drop(dropStaleSnapshot)
+		return
+	}
+	s, ok := p.newSpan(it, now, spanjournal.SpanOpen, res)
+	if !ok {
+		return
+	}
+	s.Source = sourceOTLPOpenSpan
+	if old != nil {
+		s.FirstSeen, s.SnapshotSeq, s.IdleTimeout = old.FirstSeen, old.SnapshotSeq, old.IdleTimeout
+		res.receive(outcomeUpdated)
+	} else {
+		res.receive(outcomeOpened)
+	}
+	tx.Put(s, now)
+	if old == nil && p.isSessionSpan(it) {
+		// A new session span: the session's earlier page or app session is over.
+		p.reconcileSession(tx, it, now, res)
+	}
+}
+
+func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {
+	for _, r := range tx.Released(it.traceID) {
+		for _, s := range r.Spans {
+			if s.SpanID == it.spanID {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// newSpan builds the journal entry of an incoming span.
+func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, res *ingestResult) (*spanjournal.Span, bool) {
+	payload, err := encodePayload(it.rs, it.ss, it.span)
+	if err != nil {
+		res.drop(dropUnencodable)
+		p.logger.Warn("Dropped a span that could not be encoded", zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.Error(err))
+		return nil, false
+	}
+	if len(payload) > p.cfg.Limits.MaxSpanBytes {
+		res.drop(dropTooLarge)
+		p.logger.Warn("Dropped a span larger than limits.max_span_bytes",
+			zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID),
+			zap.String("name", it.span.Name()), zap.Int("bytes", len(payload)), zap.Int("max_span_bytes", p.cfg.Limits.MaxSpanBytes))
+		return nil, false
+	}
+	service := ""
+	if v, ok := it.rs.Resource().Attributes().Get("service.name"); ok {
+		service = v.AsString()
+	}
+	return &spanjournal.Span{
+		TraceID: it.traceID, SpanID: it.spanID, ParentID: it.span.ParentSpanID(), State: st,
+		Name: it.span.Name(), Service: service, SessionID: it.session,
+		Start: it.span.StartTimestamp().AsTime(), FirstSeen: now, LastSeen: now,
+		Payload: payload,
+	}, true
+}
+
+func (p *longspanProcessor) isSessionSpan(it *item) bool {
+	if it.session == "" || !it.span.ParentSpanID().IsEmpty() {
+		return false
+	}
+	return len(p.cfg.SessionSpanNames) == 0 || slices.Contains(p.cfg.SessionSpanNames, it.span.Name())
+}
+
+// endSession applies the session_ended rule for an ended session span: every other
+// open span of that session, in other traces, will never end.
+func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+	if p.isSessionSpan(it) {
+		p.reconcileSession(tx, it, now, res)
+	}
+}
+
+// releaseComplete releases every touched trace that has nothing open any more.
+func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ingestResult, now time.Time) {
+	for id := range res.touched {
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 {
+			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
+		}
+	}
+	clear(res.touched)
+}
+
+// passThrough copies the spans marked pass into a new request, keeping their
+// resource and scope.
+func passThrough(items []item) ptrace.Traces {
+	out := ptrace.NewTraces()
+	var srcRS ptrace.ResourceSpans
+	var srcSS ptrace.ScopeSpans
+	var dstRS ptrace.ResourceSpans
+	var dstSS ptrace.ScopeSpans
+	inScope := false
+	for i := range items {
+		it := &items[i]
+		if !it.pass {
+			continue
+		}
+		if !inScope || it.rs != srcRS {
+			dstRS = out.ResourceSpans().AppendEmpty()
+			it.rs.Resource().CopyTo(dstRS.Resource())
+			dstRS.SetSchemaUrl(it.rs.SchemaUrl())
+			srcRS, inScope = it.rs, false
+		}
+		if !inScope || it.ss != srcSS {
+			dstSS = dstRS.ScopeSpans().AppendEmpty()
+			it.ss.Scope().CopyTo(dstSS.Scope())
+			dstSS.SetSchemaUrl(it.ss.SchemaUrl())
+			srcSS, inScope = it.ss, true
+		}
+		it.span.CopyTo(dstSS.Spans().AppendEmpty())
+	}
+	return out
+}

@@ -1,0 +1,86 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// Output attributes (DESIGN.md, "Output attributes").
+const (
+	attrState       = "longspan.state"
+	attrCloseReason = "longspan.close_reason"
+	attrSnapshotSeq = "longspan.snapshot.seq"
+	attrLastSeen    = "longspan.last_seen_unix_nano"
+	attrSource      = "longspan.source"
+
+	stateSnapshot      = "snapshot"
+	stateReconciled    = "reconciled"
+	stateReleasedEarly = "released_early"
+
+	sourceOTLPOpenSpan = "otlp_open_span"
+)
+
+var (
+	protoMarshaler   ptrace.ProtoMarshaler
+	protoUnmarshaler ptrace.ProtoUnmarshaler
+)
+
+// encodePayload stores one span with its resource and scope as OTLP protobuf, so a
+// release restores exactly what the client sent.
+func encodePayload(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) ([]byte, error) {
+	td := ptrace.NewTraces()
+	nrs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().CopyTo(nrs.Resource())
+	nrs.SetSchemaUrl(rs.SchemaUrl())
+	nss := nrs.ScopeSpans().AppendEmpty()
+	ss.Scope().CopyTo(nss.Scope())
+	nss.SetSchemaUrl(ss.SchemaUrl())
+	span.CopyTo(nss.Spans().AppendEmpty())
+	return protoMarshaler.MarshalTraces(td)
+}
+
+// decodePayload returns the stored span as its own TracesData and the span in it.
+func decodePayload(b []byte) (ptrace.Traces, ptrace.Span, error) {
+	td, err := protoUnmarshaler.UnmarshalTraces(b)
+	if err != nil {
+		return td, ptrace.Span{}, err
+	}
+	if td.ResourceSpans().Len() != 1 || td.ResourceSpans().At(0).ScopeSpans().Len() != 1 ||
+		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().Len() != 1 {
+		return td, ptrace.Span{}, fmt.Errorf("stored payload holds %d spans, want 1", td.SpanCount())
+	}
+	return td, td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0), nil
+}
+
+// batch gathers decoded spans into one TracesData for one ConsumeTraces call.
+type batch struct {
+	td ptrace.Traces
+}
+
+func newBatch() *batch { return &batch{td: ptrace.NewTraces()} }
+
+// add appends a stored span; edit, when not nil, may change the span first.
+func (b *batch) add(s *spanjournal.Span, edit func(ptrace.Span)) error {
+	td, span, err := decodePayload(s.Payload)
+	if err != nil {
+		return fmt.Errorf("span %s/%s: %w", s.TraceID, s.SpanID, err)
+	}
+	if edit != nil {
+		edit(span)
+	}
+	td.ResourceSpans().MoveAndAppendTo(b.td.ResourceSpans())
+	return nil
+}
+
+func (b *batch) len() int { return b.td.ResourceSpans().Len() }
+
+func setTime(attrs pcommon.Map, key string, t time.Time) {
+	attrs.PutInt(key, t.UnixNano())
+}
+
+func timestamp(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }

@@ -1,0 +1,146 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// Close reasons (DESIGN.md, promise 5).
+const (
+	reasonIdleTimeout      = "idle_timeout"
+	reasonSessionEnded     = "session_ended"
+	reasonMaxDuration      = "max_duration"
+	reasonParentReconciled = "parent_reconciled"
+)
+
+func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) string {
+	switch reason {
+	case reasonIdleTimeout:
+		timeout := s.IdleTimeout
+		if timeout == 0 {
+			timeout = p.cfg.IdleTimeout
+		}
+		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", timeout)
+	case reasonSessionEnded:
+		return fmt.Sprintf("longspan: session %q started again or ended while this span was open; closed at the time it was last seen", s.SessionID)
+	case reasonMaxDuration:
+		return fmt.Sprintf("longspan: open longer than max_duration (%s); closed at the time it was last seen", p.cfg.MaxDuration)
+	case reasonParentReconciled:
+		return "longspan: its parent span was reconciled; closed at the time it was last seen"
+	}
+	return "longspan: closed by the collector: " + reason
+}
+
+// reconcile closes an open span that will never end, and every open descendant of it
+// in the same trace, and journals them.
+func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, s *spanjournal.Span, reason string, now time.Time, res *ingestResult) {
+	p.closeSpan(tx, s, reason, now, res)
+	children := map[pcommon.SpanID][]*spanjournal.Span{}
+	for _, c := range t.Spans {
+		if c.State == spanjournal.SpanOpen && !c.ParentID.IsEmpty() {
+			children[c.ParentID] = append(children[c.ParentID], c)
+		}
+	}
+	// children was built from the spans before any was closed; delete marks a parent
+	// done, so a parent loop in bad input cannot make this run forever.
+	queue := []pcommon.SpanID{s.SpanID}
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		kids := children[id]
+		delete(children, id)
+		for _, c := range kids {
+			if cur := t.Spans[c.SpanID]; cur == nil || cur.State != spanjournal.SpanOpen {
+				continue
+			}
+			p.closeSpan(tx, c, reasonParentReconciled, now, res)
+			queue = append(queue, c.SpanID)
+		}
+	}
+}
+
+// closeSpan turns the last known copy of an open span into its reconciled version:
+// it ends when the client was last seen (never "now"), with status Error.
+func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, reason string, now time.Time, res *ingestResult) {
+	end := s.LastSeen
+	if end.Before(s.Start) {
+		end = s.Start
+	}
+	closed := *s
+	closed.State = spanjournal.SpanReconciled
+	payload, err := editPayload(s.Payload, func(span ptrace.Span) {
+		span.SetEndTimestamp(timestamp(end))
+		span.Status().SetCode(ptrace.StatusCodeError)
+		span.Status().SetMessage(p.closeMessage(reason, s))
+		attrs := span.Attributes()
+		attrs.PutStr(attrState, stateReconciled)
+		attrs.PutStr(attrCloseReason, reason)
+		setTime(attrs, attrLastSeen, s.LastSeen)
+		if s.Source != "" {
+			attrs.PutStr(attrSource, s.Source)
+		}
+	})
+	if err != nil {
+		// Only a payload this processor failed to write could get here; keep the
+		// span as it was stored rather than lose it.
+		p.logger.Error("Could not rewrite a stored span as reconciled; releasing it as stored",
+			zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Error(err))
+	} else {
+		closed.Payload = payload
+	}
+	tx.Put(&closed, now)
+	if res.reconciled == nil {
+		res.reconciled = map[string]int{}
+	}
+	res.reconciled[reason]++
+	res.touch(s.TraceID)
+	p.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
+		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen))
+}
+
+func editPayload(b []byte, edit func(ptrace.Span)) ([]byte, error) {
+	td, span, err := decodePayload(b)
+	if err != nil {
+		return nil, err
+	}
+	edit(span)
+	return protoMarshaler.MarshalTraces(td)
+}
+
+// reconcileSession applies the session_ended rule for the session span in it: the open
+// spans of the same session in other traces, started before it, will never end.
+func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+	cutoff := it.span.StartTimestamp().AsTime()
+	if !it.open {
+		cutoff = it.span.EndTimestamp().AsTime()
+	}
+	for _, s := range tx.SessionSpans(it.session) {
+		if s.TraceID == it.traceID || !s.Start.Before(cutoff) {
+			continue
+		}
+		// An earlier span of this loop may have closed s as a descendant already.
+		t := tx.Trace(s.TraceID)
+		if t == nil || t.Spans[s.SpanID] != s {
+			continue
+		}
+		p.reconcile(tx, t, s, reasonSessionEnded, now, res)
+	}
+}
+
+// releaseTrace moves a trace's spans into a released batch: all of them when the trace
+// is complete, or only its ended and reconciled spans for an early release.
+func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, early bool) *spanjournal.Released {
+	spans := make([]*spanjournal.Span, 0, len(t.Spans))
+	for _, s := range t.Spans {
+		if !early || s.State != spanjournal.SpanOpen {
+			spans = append(spans, s)
+		}
+	}
+	return tx.Release(t, spans, now, early)
+}

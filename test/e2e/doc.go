@@ -1,0 +1,14 @@
+// Package e2e holds end-to-end tests of the built otelcol-longspan binary.
+//
+// The tests are behind the `e2e` build tag, so a plain `go test ./...` compiles nothing here.
+// Run them with `make e2e`, or:
+//
+//	make build
+//	LONGSPAN_BINARY=$PWD/_build/otelcol-longspan go test -count=1 -tags e2e -v ./test/e2e/...
+//
+// Environment:
+//
+//	LONGSPAN_BINARY  path to the collector binary (default ../../_build/otelcol-longspan; the test
+//	                 skips if the default is missing and fails if an explicit path is missing)
+//	LONGSPAN_SHARED  path to the shared/ directory with fixtures (default ../shared beside the repo)
+package e2e

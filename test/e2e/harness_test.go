@@ -1,0 +1,401 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// waitLimit bounds every wait in these tests.
+const waitLimit = 60 * time.Second
+
+// repoRoot is the repository root, seen from this package's directory (where `go test` runs).
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// binaryPath finds the collector binary: $LONGSPAN_BINARY, else ../../_build/otelcol-longspan.
+// A missing default binary skips the test; a missing explicit one fails it.
+func binaryPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("LONGSPAN_BINARY"); p != "" {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			t.Fatalf("LONGSPAN_BINARY=%s: %v (run `make build`)", p, err)
+		}
+		return abs
+	}
+	p := filepath.Join(repoRoot(t), "_build", "otelcol-longspan")
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("collector binary %s not found (run `make build` or set LONGSPAN_BINARY): %v", p, err)
+	}
+	return p
+}
+
+// sharedDir finds shared/ (fixtures): $LONGSPAN_SHARED, else ../shared beside the repo root.
+func sharedDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("LONGSPAN_SHARED")
+	if dir == "" {
+		dir = filepath.Join(repoRoot(t), "..", "shared")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fixtures")); err != nil {
+		t.Fatalf("shared fixtures not found at %s/fixtures: %v\n"+
+			"The e2e test expects a copy of shared/ beside the repository (../shared from the repo root), "+
+			"or LONGSPAN_SHARED pointing at it.", dir, err)
+	}
+	return dir
+}
+
+// freeAddrs returns n distinct free 127.0.0.1:port addresses.
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			_ = l.Close()
+		}
+	}()
+	addrs := make([]string, 0, n)
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs
+}
+
+func portOf(t *testing.T, addr string) string {
+	t.Helper()
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// collector is one run of the binary. Output (the collector logs to stderr) goes to logPath.
+type collector struct {
+	t       *testing.T
+	name    string
+	cmd     *exec.Cmd
+	logPath string
+	logFile *os.File
+	done    chan struct{}
+	waitErr error
+}
+
+func startCollector(t *testing.T, name, bin, config string, env []string, logDir string) *collector {
+	t.Helper()
+	logPath := filepath.Join(logDir, name+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config", config)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Dir = repoRoot(t)
+	cmd.Stdout = f
+	cmd.Stderr = f
+	if err := cmd.Start(); err != nil {
+		_ = f.Close()
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	c := &collector{t: t, name: name, cmd: cmd, logPath: logPath, logFile: f, done: make(chan struct{})}
+	go func() {
+		c.waitErr = cmd.Wait()
+		_ = f.Close()
+		close(c.done)
+	}()
+	t.Logf("%s: started pid %d, log %s", name, cmd.Process.Pid, logPath)
+	// Dump the log on failure, and never leave a collector running.
+	t.Cleanup(func() {
+		c.stop()
+		if t.Failed() {
+			dumpFile(t, c.name+" log", c.logPath, 64<<10)
+		}
+	})
+	return c
+}
+
+func (c *collector) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill9 sends SIGKILL and waits for the process to be gone.
+func (c *collector) kill9() {
+	c.t.Helper()
+	if c.exited() {
+		c.t.Fatalf("%s exited before kill -9: %v", c.name, c.waitErr)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		c.t.Fatalf("kill -9 %s: %v", c.name, err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(waitLimit):
+		c.t.Fatalf("%s did not die within %v of SIGKILL", c.name, waitLimit)
+	}
+	c.t.Logf("%s: killed with SIGKILL", c.name)
+}
+
+// stop shuts the collector down gracefully (SIGTERM), escalating to SIGKILL.
+func (c *collector) stop() {
+	if c.exited() {
+		return
+	}
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		_ = c.cmd.Process.Kill()
+		<-c.done
+	}
+}
+
+// waitHealthy polls the health_check extension until it answers 200.
+func (c *collector) waitHealthy(healthAddr string) {
+	c.t.Helper()
+	url := "http://" + healthAddr + "/"
+	client := &http.Client{Timeout: 2 * time.Second}
+	last := "no attempt"
+	eventually(c.t, c, waitLimit, c.name+" healthy at "+url, func() (bool, string) {
+		resp, err := client.Get(url)
+		if err != nil {
+			last = err.Error()
+			return false, last
+		}
+		_ = resp.Body.Close()
+		last = resp.Status
+		return resp.StatusCode == http.StatusOK, last
+	})
+}
+
+// eventually polls cond every 100ms until it returns true, failing after limit (or as soon as
+// the collector, when given, exits). cond's string describes the last state for the message.
+func eventually(t *testing.T, c *collector, limit time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	var state string
+	for {
+		var ok bool
+		ok, state = cond()
+		if ok {
+			return
+		}
+		if c != nil && c.exited() {
+			t.Fatalf("waiting for %s: collector %s exited: %v (last state: %s)", what, c.name, c.waitErr, state)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (last state: %s)", limit, what, state)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// postTraces posts OTLP/JSON to /v1/traces, retrying refusals the processor marks as
+// retryable (429/503) and connection errors within waitLimit.
+func postTraces(t *testing.T, httpAddr string, td ptrace.Traces) {
+	t.Helper()
+	body, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + httpAddr + "/v1/traces"
+	client := &http.Client{Timeout: 10 * time.Second}
+	eventually(t, nil, waitLimit, "POST "+url+" accepted", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			return true, ""
+		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+			return false, fmt.Sprintf("%s: %s", resp.Status, msg)
+		default:
+			t.Fatalf("POST %s: %s: %s", url, resp.Status, msg)
+			return false, ""
+		}
+	})
+}
+
+// loadFixture reads an OTLP/JSON fixture from shared/fixtures.
+func loadFixture(t *testing.T, shared, name string) ptrace.Traces {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(shared, "fixtures", name))
+	if err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(raw)
+	if err != nil {
+		t.Fatalf("fixture %s: %v", name, err)
+	}
+	return td
+}
+
+// shiftTimes moves every non-zero span start/end time by d.
+func shiftTimes(td ptrace.Traces, d time.Duration) {
+	eachSpan(td, func(_ ptrace.ResourceSpans, s ptrace.Span) {
+		if st := s.StartTimestamp(); st != 0 {
+			s.SetStartTimestamp(pcommon.Timestamp(int64(st) + int64(d)))
+		}
+		if et := s.EndTimestamp(); et != 0 {
+			s.SetEndTimestamp(pcommon.Timestamp(int64(et) + int64(d)))
+		}
+	})
+}
+
+func eachSpan(td ptrace.Traces, fn func(ptrace.ResourceSpans, ptrace.Span)) {
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		rs := td.ResourceSpans().At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			for k := 0; k < ss.Spans().Len(); k++ {
+				fn(rs, ss.Spans().At(k))
+			}
+		}
+	}
+}
+
+func firstSpan(t *testing.T, td ptrace.Traces) ptrace.Span {
+	t.Helper()
+	var found ptrace.Span
+	ok := false
+	eachSpan(td, func(_ ptrace.ResourceSpans, s ptrace.Span) {
+		if !ok {
+			found, ok = s, true
+		}
+	})
+	if !ok {
+		t.Fatal("fixture has no span")
+	}
+	return found
+}
+
+// batch is one line of the file exporter's JSON output: one ConsumeTraces call.
+type batch struct {
+	line int
+	td   ptrace.Traces
+}
+
+// readBatches parses the complete lines of a file exporter output file (format: json).
+// A missing file is an empty result; a trailing partial line is ignored.
+func readBatches(t *testing.T, path string) []batch {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []batch
+	r := bufio.NewReader(bytes.NewReader(raw))
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if err != nil { // io.EOF: no newline yet -> partial line, not flushed completely
+			break
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		td, uerr := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(line)
+		if uerr != nil {
+			t.Fatalf("%s line %d: not OTLP/JSON traces: %v", path, n, uerr)
+		}
+		out = append(out, batch{line: n, td: td})
+	}
+	return out
+}
+
+// spanRef is a span found in exporter output.
+type spanRef struct {
+	line int
+	rs   ptrace.ResourceSpans
+	span ptrace.Span
+}
+
+func findSpans(batches []batch, match func(ptrace.Span) bool) []spanRef {
+	var out []spanRef
+	for _, b := range batches {
+		eachSpan(b.td, func(rs ptrace.ResourceSpans, s ptrace.Span) {
+			if match(s) {
+				out = append(out, spanRef{line: b.line, rs: rs, span: s})
+			}
+		})
+	}
+	return out
+}
+
+func strAttr(s ptrace.Span, key string) string {
+	v, ok := s.Attributes().Get(key)
+	if !ok {
+		return ""
+	}
+	return v.AsString()
+}
+
+func countSpans(batches []batch) int {
+	n := 0
+	for _, b := range batches {
+		n += b.td.SpanCount()
+	}
+	return n
+}
+
+func dumpFile(t *testing.T, what, path string, limit int64) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("---- %s (%s): %v", what, path, err)
+		return
+	}
+	if int64(len(raw)) > limit {
+		raw = append([]byte("...[truncated]...\n"), raw[int64(len(raw))-limit:]...)
+	}
+	t.Logf("---- %s (%s) ----\n%s\n---- end of %s ----", what, path, strings.TrimRight(string(raw), "\n"), what)
+}

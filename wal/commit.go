@@ -1,0 +1,280 @@
+package wal
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// batch is the unit of group commit: every record queued while the previous
+// batch was being written, written with one WriteBatch and one fsync. All its
+// callers wait on the one done channel.
+type batch struct {
+	recs    []Record
+	callers int // Submit/Append calls in this batch
+
+	// Set by the committer before done is closed.
+	first uint64
+	err   error
+	done  chan struct{}
+}
+
+// wait blocks until b is durable and returns the index of the end-th record.
+func (b *batch) wait(ctx context.Context, end int) (uint64, error) {
+	select {
+	case <-b.done:
+	default:
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("wal: stopped waiting for the batch to be written; its records may still become durable: %w", ctx.Err())
+		}
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.first + uint64(end) - 1, nil
+}
+
+// Pending is the handle Submit returns.
+type Pending struct {
+	b    *batch
+	end  int
+	last uint64 // for a Submit of no records
+	err  error
+}
+
+// Wait blocks until the records are durable per the sync policy and returns
+// the index of the last of them. If ctx ends first it returns ctx's error,
+// but the records may still be written.
+func (p *Pending) Wait(ctx context.Context) (last uint64, err error) {
+	if p.err != nil {
+		return 0, p.err
+	}
+	if p.b == nil {
+		return p.last, nil
+	}
+	return p.b.wait(ctx, p.end)
+}
+
+// Submit queues recs and returns at once. Records submitted earlier always
+// get lower indexes than records submitted later, and all of recs land in the
+// same batch with consecutive indexes. The Data slices must not be modified
+// until Wait returns.
+func (l *Log) Submit(recs ...Record) *Pending {
+	if len(recs) == 0 {
+		if l.isClosed() {
+			return &Pending{err: ErrClosed}
+		}
+		return &Pending{last: l.last.Load()}
+	}
+	b, end, err := l.enqueue(recs)
+	if err != nil {
+		return &Pending{err: err}
+	}
+	return &Pending{b: b, end: end}
+}
+
+// Append writes recs and blocks until they are durable per the sync policy,
+// group-committed with concurrent callers. It returns the index of the last
+// record; all of recs get consecutive indexes in the same WriteBatch. If ctx
+// ends first Append returns ctx's error, but the records may still be
+// written. The Data slices must not be modified until Append returns.
+func (l *Log) Append(ctx context.Context, recs ...Record) (last uint64, err error) {
+	if len(recs) == 0 {
+		if l.isClosed() {
+			return 0, ErrClosed
+		}
+		return l.last.Load(), nil
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	b, end, err := l.enqueue(recs)
+	if err != nil {
+		return 0, err
+	}
+	return b.wait(ctx, end)
+}
+
+// enqueue adds recs to the batch being formed. Only the first caller of a
+// batch wakes the committer; the others ride along.
+func (l *Log) enqueue(recs []Record) (*batch, int, error) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	b := l.cur
+	b.recs = append(b.recs, recs...)
+	b.callers++
+	end := len(b.recs)
+	l.mu.Unlock()
+	if end == len(recs) {
+		select {
+		case l.kick <- struct{}{}:
+		default:
+		}
+	}
+	return b, end, nil
+}
+
+// maxGather bounds how long the committer waits for the callers released by
+// the previous batch to queue again.
+const maxGather = 50 * time.Microsecond
+
+// run is the committer goroutine.
+func (l *Log) run() {
+	defer close(l.done)
+	for {
+		select {
+		case <-l.quit:
+			return
+		case <-l.kick:
+		}
+		b := l.take()
+		if b == nil {
+			continue
+		}
+		l.commit(b)
+		clear(b.recs) // drop references to the callers' payloads
+		l.spare = b.recs[:0]
+		b.recs = nil
+	}
+}
+
+// take cuts the batch being formed. If fewer callers are queued than were in
+// the previous batch it first yields briefly: with N goroutines each waiting
+// for its own record, cutting at the first arrival would alternate batches
+// of 1 and N-1 records and halve the records per fsync.
+func (l *Log) take() *batch {
+	deadline := time.Time{}
+	l.mu.Lock()
+	for {
+		b := l.cur
+		if b == nil || len(b.recs) == 0 || l.closed {
+			// After Close only the batch already being written completes;
+			// Close fails the queued one with ErrClosed.
+			l.mu.Unlock()
+			return nil
+		}
+		if b.callers >= l.prevCallers {
+			break
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(maxGather)
+		} else if now.After(deadline) {
+			break
+		}
+		l.mu.Unlock()
+		runtime.Gosched()
+		l.mu.Lock()
+	}
+	b := l.cur
+	l.cur = &batch{recs: l.spare, done: make(chan struct{})}
+	l.spare = nil
+	l.mu.Unlock()
+	l.prevCallers = b.callers
+	return b
+}
+
+// commit writes b with one WriteBatch and, under SyncAlways, one fsync, then
+// releases every caller of b. On error every caller gets the error and the
+// log is closed and reopened from disk.
+func (l *Log) commit(b *batch) {
+	if l.broken != nil {
+		if err := l.reopen(); err != nil {
+			l.finish(b, fmt.Errorf("%w (%s): %w", ErrUnavailable, l.dir, err))
+			return
+		}
+	}
+	first := l.next
+	segSize := int64(l.opts.SegmentSize)
+	tail := l.tailBytes
+	cycled := false
+	if tail > segSize { // tidwall starts a new segment before writing
+		tail, cycled = 0, true
+	}
+	bytes := 0
+	l.wb.Clear()
+	for i, r := range b.recs {
+		var end uint64
+		if i == len(b.recs)-1 {
+			end = first // the batch-end record names the batch's first index
+		}
+		l.scratch = appendRecord(l.scratch[:0], r, end)
+		l.wb.Write(first+uint64(i), l.scratch)
+		n := uvarintLen(uint64(len(l.scratch))) + len(l.scratch)
+		bytes += n
+		if tail += int64(n); tail >= segSize { // tidwall cycles after this entry
+			tail, cycled = 0, true
+		}
+	}
+	err := l.st.WriteBatch(&l.wb)
+	var took time.Duration
+	if err == nil && l.opts.Sync == SyncAlways {
+		start := time.Now()
+		err = l.st.Sync()
+		if err == nil && cycled {
+			// tidwall does not fsync the directory when it creates a
+			// segment; without this a power loss could lose the new file.
+			err = syncDir(l.dir)
+		}
+		took = time.Since(start)
+	}
+	if err != nil {
+		l.wb.Clear()
+		last := first + uint64(len(b.recs)) - 1
+		l.finish(b, fmt.Errorf("wal: writing records %d..%d to %s failed; they may or may not be in the journal, the log was reopened: %w",
+			first, last, l.dir, err))
+		l.fail(err, first, last)
+		return
+	}
+	l.next = first + uint64(len(b.recs))
+	l.tailBytes = tail
+	l.size.Add(int64(bytes))
+	l.last.Store(l.next - 1)
+	b.first = first
+	close(b.done)
+	if h := l.opts.Hooks.OnCommit; h != nil {
+		h(len(b.recs), bytes, took)
+	}
+}
+
+func (l *Log) finish(b *batch, err error) {
+	b.err = err
+	close(b.done)
+}
+
+// fail closes the tidwall log after a write or fsync error and reopens it.
+// tidwall's in-memory state has already advanced past what may be on disk,
+// so only a reopen tells which records survived; the next index comes from
+// the reopened LastIndex, so an index that is on disk is never handed out
+// twice.
+func (l *Log) fail(err error, first, last uint64) {
+	l.logger.Error("wal: write failed; reopening the journal",
+		zap.String("dir", l.dir), zap.Uint64("first_index", first), zap.Uint64("last_index", last), zap.Error(err))
+	_ = l.st.Close() // best effort: the handle is suspect
+	l.st = nil
+	l.broken = err
+	if rerr := l.reopen(); rerr != nil {
+		l.logger.Error("wal: reopening the journal failed; the next batch retries", zap.String("dir", l.dir), zap.Error(rerr))
+	}
+}
+
+func (l *Log) reopen() error {
+	if l.st != nil {
+		_ = l.st.Close()
+		l.st = nil
+	}
+	if err := l.openStore(false); err != nil {
+		return err
+	}
+	l.broken = nil
+	l.logger.Info("wal: journal reopened", zap.String("dir", l.dir), zap.Uint64("last_index", l.last.Load()))
+	return nil
+}

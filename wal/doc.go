@@ -1,0 +1,109 @@
+// Package wal is the write-ahead journal under the spanjournal extension:
+// "acknowledged means durable" and "nothing lost on kill -9" rest on it. It
+// sits on github.com/tidwall/wal (binary format) and adds what tidwall lacks:
+// per-record checksums, group commit, repair of a torn tail on open, a
+// single-goroutine replay and front truncation that never stalls writers.
+// It has no collector dependency.
+//
+// # Byte layout
+//
+// A journal is a directory of segment files named by the index of their
+// first record as 20 zero-padded decimal digits (tidwall's naming), plus a
+// LOCK file (flock, released by the kernel when the process dies). A segment
+// is a sequence of tidwall binary entries; each entry holds one Record:
+//
+//	uvarint   n       tidwall's length prefix: n = 5 + len(payload)
+//	uint32 LE crc     CRC-32C (Castagnoli) of the next n-4 bytes
+//	byte      type    Record.Type, owner defined
+//	[]byte    payload Record.Data
+//
+// A record's index is not stored: it is the segment's first index plus the
+// record's position in the file. tidwall's own format has only the length
+// prefix, so a zero-filled or garbage tail left by a power loss would read
+// back as valid entries; the CRC catches it (five zero bytes do not
+// checksum to zero).
+//
+// # Recovery (Open)
+//
+//  1. Finish interrupted tidwall truncations with tidwall's own rules: a
+//     NAME.START file (TruncateFront) removes every segment before it and is
+//     renamed NAME; a NAME.END file (TruncateBack) removes every segment after
+//     it and is renamed NAME; an orphan NAME.START.TEMP/NAME.END.TEMP is
+//     removed; START and END together is an error for the operator. This
+//     package never writes such files itself, see TruncateBefore.
+//  2. Read every segment front to back, checking each record's CRC and that
+//     each segment starts where the previous one ended.
+//  3. A bad record in the last segment is a torn tail when nothing after it
+//     decodes as a checksum-valid record: the bytes are zeros, an entry runs
+//     past the end of the file, or garbage. (A valid record after it, found
+//     by an aligned walk or by a bounded byte-by-byte resync that also
+//     catches a flipped length prefix, means damage, not a torn write.) The
+//     tail is cut back to the last complete valid record: the cut bytes are
+//     first written and fsynced to NAME.torn-<UTC time> beside the segment,
+//     then the segment is truncated and fsynced, the cut is logged and
+//     Hooks.OnRepair is called. Only unacknowledged records can be in a torn
+//     tail under SyncAlways.
+//  4. Any other bad record or gap is a start-up error (ErrCorrupt) naming the
+//     segment, index and offset. With Options.TruncateCorrupt the journal is
+//     cut there instead: the segment's remaining bytes go to
+//     NAME.corrupt-<time> and every later segment is renamed to
+//     NAME.corrupt-<time>; all records from that index on are lost.
+//  5. Open tidwall on the repaired directory and take the next index from
+//     its LastIndex.
+//
+// Saved .torn-/.corrupt- files are never deleted by this package.
+//
+// # Group commit
+//
+// Append and Submit put records on the batch being formed and only the
+// first caller of a batch wakes the committer goroutine. The committer cuts
+// the batch, assigns consecutive indexes in queue order (so anything
+// submitted earlier gets a lower index), encodes it into one tidwall
+// WriteBatch, and under SyncAlways calls one fsync; then it releases every
+// caller of the batch at once. Meanwhile the next batch fills. tidwall is
+// opened with NoSync so that the fsync is ours: concurrent tidwall Writes
+// would each pay an fsync, serially.
+//
+// # Sync policy
+//
+// SyncAlways (default) fsyncs every batch (and the directory when tidwall
+// started a new segment) before any caller returns: acknowledged records
+// survive a process crash, an OS crash and a power loss. SyncNever returns
+// once the batch has been written to the OS page cache with write(2): that
+// survives a kill -9 or panic of the collector, since the kernel still holds
+// the data, but an OS crash or power loss can lose the last seconds of
+// acknowledged records, and because the page cache may reach the disk out of
+// order it can also leave damage before the tail that needs truncate_corrupt.
+// SyncNever costs no fsync per batch and is for hosts where that risk is
+// acceptable.
+//
+// # Errors during writes
+//
+// If WriteBatch or the fsync fails, every caller of that batch gets the
+// error. The committer then closes the tidwall log, repairs the tail
+// segment, reopens it and re-reads LastIndex; the next batch is numbered from
+// there, so an index already on disk is never handed out again. Some records
+// of the failed batch may have survived; Replay delivers them like any other
+// record. If the reopen fails, later batches fail with ErrUnavailable and
+// each retries the reopen.
+//
+// # Replay
+//
+// Replay reads the segment files itself, in order, from the calling
+// goroutine. tidwall's reads of older segments from several goroutines race
+// (tidwall/wal issue #34), and Open has just verified every file anyway.
+//
+// # Compaction
+//
+// The owner compacts by writing a checkpoint of its live state (Submit
+// orders it against concurrent mutations), waiting for it, and calling
+// TruncateBefore with the checkpoint's first index. Everything before that
+// is covered by the checkpoint, so a span open for weeks does not pin old
+// segments: its state is rewritten into every checkpoint. TruncateBefore
+// removes only whole segments, oldest first, and never the tail segment, by
+// deleting files: no data is rewritten and the committer is never paused.
+// (tidwall's TruncateFront would copy and fsync the segment holding the
+// index under its write lock, stalling writers for 20-60 ms.) Records before
+// the index in the remaining first segment are replayed again after a
+// restart, so records must be idempotent upserts.
+package wal

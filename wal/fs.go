@@ -1,0 +1,110 @@
+package wal
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	tidwall "github.com/tidwall/wal"
+)
+
+// store is the seam between the committer and github.com/tidwall/wal: the
+// handful of calls this package makes on the underlying log. Tests wrap it to
+// make WriteBatch or Sync fail (see Options.openStore).
+type store interface {
+	WriteBatch(b *tidwall.Batch) error
+	Sync() error
+	LastIndex() (uint64, error)
+	Close() error
+}
+
+// openStoreFunc opens the underlying log in dir. The default is openTidwall.
+type openStoreFunc func(dir string, segmentSize int) (store, error)
+
+func openTidwall(dir string, segmentSize int) (store, error) {
+	return tidwall.Open(dir, &tidwall.Options{
+		// fsync is ours: one Sync per batch under SyncAlways, none under
+		// SyncNever. tidwall still fsyncs a segment when it cycles.
+		NoSync:      true,
+		SegmentSize: segmentSize,
+		LogFormat:   tidwall.Binary,
+		// We never Read through tidwall (Replay reads the files), so keep
+		// its cache of older segments minimal.
+		SegmentCacheSize: 1,
+		NoCopy:           true,
+		// TruncateBefore may leave only an empty tail segment.
+		AllowEmpty: true,
+	})
+}
+
+// segmentNameLen is the length of a tidwall segment file name: the first
+// index as 20 zero-padded decimal digits.
+const segmentNameLen = 20
+
+func segmentName(index uint64) string { return fmt.Sprintf("%020d", index) }
+
+// segmentFile is one segment file found in the journal directory.
+type segmentFile struct {
+	index uint64 // first index, from the file name
+	path  string
+	size  int64
+}
+
+func (s segmentFile) name() string { return filepath.Base(s.path) }
+
+// listSegments returns the segment files in dir in index order. Files that
+// are not exactly a 20-digit name (leftovers, saved cut bytes, LOCK) are
+// ignored, the same rule tidwall/wal uses.
+func listSegments(dir string) ([]segmentFile, error) {
+	ents, err := os.ReadDir(dir) // sorted by name = by index (zero padded)
+	if err != nil {
+		return nil, err
+	}
+	var segs []segmentFile
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() || len(name) != segmentNameLen {
+			continue
+		}
+		idx, err := strconv.ParseUint(name, 10, 64)
+		if err != nil || idx == 0 {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil {
+			return nil, err
+		}
+		segs = append(segs, segmentFile{index: idx, path: filepath.Join(dir, name), size: info.Size()})
+	}
+	return segs, nil
+}
+
+// syncDir fsyncs a directory so that file creations, renames and removals in
+// it survive a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeFileSync writes data to a new file at path and fsyncs it.
+func writeFileSync(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

@@ -1,0 +1,254 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+func TestAppendReplayReopen(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), l.FirstIndex())
+	require.Equal(t, uint64(0), l.LastIndex())
+	for i := uint64(1); i <= 50; i++ {
+		idx, err := l.Append(context.Background(), testRecord(i))
+		require.NoError(t, err)
+		require.Equal(t, i, idx)
+	}
+	require.Positive(t, l.Size())
+	checkIDs(t, replayAll(t, l), 1, 50)
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close(), "Close is idempotent")
+	_, err = l.Append(context.Background(), testRecord(51))
+	require.ErrorIs(t, err, ErrClosed)
+	require.ErrorIs(t, l.Replay(func(uint64, Record) error { return nil }), ErrClosed)
+
+	l, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	defer l.Close()
+	require.Equal(t, uint64(50), l.LastIndex())
+	got := replayAll(t, l)
+	require.Len(t, got, 50)
+	checkIDs(t, got, 1, 50)
+	idx, err := l.Append(context.Background(), testRecord(51), testRecord(52))
+	require.NoError(t, err)
+	require.Equal(t, uint64(52), idx)
+}
+
+func TestOpenRejectsBadOptions(t *testing.T) {
+	_, err := Open(Options{})
+	require.Error(t, err)
+	_, err = Open(Options{Dir: t.TempDir(), Sync: "sometimes"})
+	require.ErrorContains(t, err, "sometimes")
+}
+
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir})
+	require.NoError(t, err)
+	_, err = Open(Options{Dir: dir})
+	require.ErrorIs(t, err, ErrLocked)
+	require.NoError(t, l.Close())
+	l, err = Open(Options{Dir: dir})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+}
+
+func TestConcurrentAppendAndSubmitOrder(t *testing.T) {
+	for _, policy := range []SyncPolicy{SyncAlways, SyncNever} {
+		t.Run(string(policy), func(t *testing.T) {
+			var commits, committed int
+			l, err := Open(Options{Dir: t.TempDir(), Sync: policy, SegmentSize: 8 << 10, Hooks: Hooks{
+				OnCommit: func(records, bytes int, _ time.Duration) { commits++; committed += records },
+			}})
+			require.NoError(t, err)
+			const writers, per = 16, 60
+			var mu sync.Mutex
+			owner := map[uint64]uint64{} // index -> id
+			var wg sync.WaitGroup
+			for g := uint64(0); g < writers; g++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for s := uint64(0); s < per; s++ {
+						id := g*1000 + s*2 + 1
+						last, err := l.Append(context.Background(), testRecord(id), testRecord(id+1))
+						if !assertNoError(t, err) {
+							return
+						}
+						mu.Lock()
+						owner[last-1], owner[last] = id, id+1
+						mu.Unlock()
+					}
+				}()
+			}
+			// Submit from one goroutine: later submissions get higher indexes.
+			var pend []*Pending
+			for i := uint64(0); i < 100; i++ {
+				pend = append(pend, l.Submit(testRecord(900000+i)))
+			}
+			var prev uint64
+			for i, p := range pend {
+				idx, err := p.Wait(context.Background())
+				require.NoError(t, err)
+				require.Greater(t, idx, prev)
+				prev = idx
+				mu.Lock()
+				owner[idx] = 900000 + uint64(i)
+				mu.Unlock()
+			}
+			wg.Wait()
+			total := writers*per*2 + 100
+			require.Len(t, owner, total, "no index handed out twice")
+			require.Equal(t, uint64(total), l.LastIndex())
+			got := replayAll(t, l)
+			require.Len(t, got, total)
+			for idx, id := range owner {
+				require.Equal(t, testRecord(id), got[idx])
+			}
+			require.NoError(t, l.Close())
+			require.Equal(t, total, committed)
+			t.Logf("%d records in %d batches", committed, commits)
+		})
+	}
+}
+
+func assertNoError(t *testing.T, err error) bool {
+	if err != nil {
+		t.Error(err)
+		return false
+	}
+	return true
+}
+
+func TestAppendEmptyAndCanceled(t *testing.T) {
+	l, err := Open(Options{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer l.Close()
+	idx, err := l.Append(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, uint64(0), idx)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err = l.Append(ctx, testRecord(1))
+	require.ErrorIs(t, err, context.Canceled)
+	idx, err = l.Submit().Wait(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, uint64(0), idx)
+}
+
+// TestSegmentMirror checks that the committer's model of tidwall's segment
+// cycling (used to fsync the directory when a segment is created) matches
+// the files on disk after every batch.
+func TestSegmentMirror(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentSize: 1000})
+	require.NoError(t, err)
+	for i := uint64(1); i <= 300; i++ {
+		recs := []Record{testRecord(i)}
+		if i%7 == 0 {
+			recs = append(recs, testRecord(i+1000), testRecord(i+2000))
+		}
+		_, err := l.Append(context.Background(), recs...)
+		require.NoError(t, err)
+		segs := mustList(t, dir)
+		require.Equal(t, segs[len(segs)-1].size, l.tailBytes, "after %d", i)
+		var total int64
+		for _, s := range segs {
+			total += s.size
+		}
+		require.Equal(t, total, l.Size())
+	}
+	require.Greater(t, len(mustList(t, dir)), 10)
+	require.NoError(t, l.Close())
+}
+
+func TestTruncateBefore(t *testing.T) {
+	dir := t.TempDir()
+	writeTestLog(t, dir, 400, 2048)
+	var truncs int
+	l, err := Open(Options{Dir: dir, SegmentSize: 2048, Hooks: Hooks{OnTruncate: func(n int, _ time.Duration) { truncs += n }}})
+	require.NoError(t, err)
+	segs := mustList(t, dir)
+	require.Greater(t, len(segs), 5)
+
+	n, err := l.TruncateBefore(segs[0].index) // nothing before the first segment
+	require.NoError(t, err)
+	require.Zero(t, n)
+
+	mid := segs[3].index + 2 // inside segment 3: segments 0..2 go
+	n, err = l.TruncateBefore(mid)
+	require.NoError(t, err)
+	require.Equal(t, 3, n)
+	require.Equal(t, segs[3].index, l.FirstIndex())
+	got := replayAll(t, l)
+	require.Len(t, got, int(400-segs[3].index+1))
+	checkIDs(t, got, segs[3].index, 400)
+
+	n, err = l.TruncateBefore(1 << 40) // everything but the tail segment
+	require.NoError(t, err)
+	require.Equal(t, len(segs)-4, n)
+	require.Equal(t, segs[len(segs)-1].index, l.FirstIndex())
+	require.Equal(t, len(segs)-1, truncs)
+	require.NoError(t, l.Close())
+
+	l, err = Open(Options{Dir: dir, SegmentSize: 2048})
+	require.NoError(t, err)
+	require.Equal(t, segs[len(segs)-1].index, l.FirstIndex())
+	require.Equal(t, uint64(400), l.LastIndex())
+	checkIDs(t, replayAll(t, l), segs[len(segs)-1].index, 400)
+	require.NoError(t, l.Close())
+}
+
+// TestTruncateWhileAppending runs compaction concurrently with writers.
+func TestTruncateWhileAppending(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(Options{Dir: dir, SegmentSize: 4096})
+	require.NoError(t, err)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := uint64(1); ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := l.Append(context.Background(), testRecord(i)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	removed := 0
+	for removed < 20 {
+		n, err := l.TruncateBefore(l.LastIndex())
+		require.NoError(t, err)
+		removed += n
+		_, err = l.Append(context.Background(), testRecord(1))
+		require.NoError(t, err)
+	}
+	close(stop)
+	wg.Wait()
+	first := l.FirstIndex()
+	var n int
+	require.NoError(t, l.Replay(func(i uint64, _ Record) error {
+		if i != first+uint64(n) {
+			return errors.New("gap")
+		}
+		n++
+		return nil
+	}))
+	require.Equal(t, l.LastIndex(), first+uint64(n)-1)
+	require.NoError(t, l.Close())
+}
