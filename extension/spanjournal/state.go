@@ -69,7 +69,10 @@ type Trace struct {
 	// not journaled: after a restart it is zero for recovered traces, and the processor
 	// counts their hold from its own start.
 	HeldSince time.Time
-	open      int
+	// GraceUntil is when a trace holding only ended spans stops waiting for their
+	// parent (the processor's parent_grace). Memory only.
+	GraceUntil time.Time
+	open       int
 }
 
 // OpenSpans returns how many spans of the trace are still open.

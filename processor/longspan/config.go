@@ -36,6 +36,12 @@ type Config struct {
 
 	Snapshot SnapshotConfig `mapstructure:"snapshot"`
 
+	// ParentGrace holds an ended span whose parent is not known for this long, in case
+	// the parent is an open span its client has not reported yet. Such spans are
+	// journaled, so every non-root span of traces with nothing open pays a disk write
+	// and this delay. Default 0 (off).
+	ParentGrace time.Duration `mapstructure:"parent_grace"`
+
 	// ReleaseRetention keeps a released trace in the journal this long after it was
 	// handed downstream, and hands it out again if the collector restarts meanwhile.
 	// tail_sampling buffers traces in memory for decision_wait: set this above it.
@@ -94,6 +100,10 @@ func (c *Config) Validate() error {
 	positive("release_retention", c.ReleaseRetention, 0)
 	positive("tick_interval", c.TickInterval, 10*time.Millisecond)
 	positive("max_future_skew", c.MaxFutureSkew, 0)
+	positive("parent_grace", c.ParentGrace, 0)
+	if c.ParentGrace > c.MaxTraceHold {
+		errs = append(errs, fmt.Errorf("parent_grace: %s must not exceed max_trace_hold (%s)", c.ParentGrace, c.MaxTraceHold))
+	}
 	positive("snapshot.interval", c.Snapshot.Interval, 0)
 	positive("snapshot.min_age", c.Snapshot.MinAge, 0)
 	if c.Snapshot.Interval > 0 && c.Snapshot.Interval < c.TickInterval {

@@ -27,6 +27,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.SessionSpanNames = []string{}
 	custom.Snapshot = SnapshotConfig{Interval: 10 * time.Second, MinAge: 20 * time.Second}
 	custom.ReleaseRetention = 90 * time.Second
+	custom.ParentGrace = 3 * time.Second
 	custom.TickInterval = 500 * time.Millisecond
 	custom.MaxFutureSkew = 10 * time.Minute
 	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxSpanBytes: 4096}

@@ -56,7 +56,7 @@ func (h *testHost) GetExtensions() map[component.ID]component.Component { return
 // harness is one collector's worth of parts: a journal extension in dir and a
 // longspan processor on a manual clock, feeding a sink.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	clock *manualClock
 	ext   extension.Extension
@@ -66,11 +66,11 @@ type harness struct {
 	tel   *componenttest.Telemetry
 }
 
-func newHarness(t *testing.T, dir string, clk *manualClock, mutate func(*Config)) *harness {
+func newHarness(t testing.TB, dir string, clk *manualClock, mutate func(*Config)) *harness {
 	return newHarnessWith(t, dir, clk, mutate, nil)
 }
 
-func newHarnessWith(t *testing.T, dir string, clk *manualClock, mutate func(*Config), next consumer.Traces) *harness {
+func newHarnessWith(t testing.TB, dir string, clk *manualClock, mutate func(*Config), next consumer.Traces) *harness {
 	t.Helper()
 	h := &harness{t: t, dir: dir, clock: clk, sink: new(consumertest.TracesSink), tel: componenttest.NewTelemetry()}
 	t.Cleanup(func() { require.NoError(t, h.tel.Shutdown(context.Background())) })

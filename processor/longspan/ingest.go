@@ -30,6 +30,9 @@ const (
 	outcomeUpdated = "updated"
 	outcomeHeld    = "held"
 	outcomeEnded   = "ended"
+	// outcomeGraceHeld is an ended span held for parent_grace because its parent is
+	// not known yet.
+	outcomeGraceHeld = "grace_held"
 )
 
 // item is one span of an incoming request and what the processor did with it.
@@ -146,7 +149,7 @@ func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error 
 			opening[it.traceID] = true
 			continue
 		}
-		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && opening[it.traceID]) {
+		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || p.waitsForParent(it))) {
 			newHeld++
 		}
 	}
@@ -179,6 +182,14 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 			continue
 		}
 		t := tx.Trace(it.traceID)
+		if t == nil && p.waitsForParent(it) {
+			if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, &res); ok {
+				tx.Put(s, now)
+				tx.Trace(it.traceID).GraceUntil = now.Add(p.cfg.ParentGrace)
+				res.receive(outcomeGraceHeld)
+			}
+			continue
+		}
 		if t == nil {
 			it.pass = true
 			res.passed++
@@ -197,6 +208,9 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 			res.receive(outcomeHeld)
 		}
 		tx.Put(s, now)
+		if it.span.ParentSpanID().IsEmpty() {
+			t.GraceUntil = time.Time{} // the root ended: no parent left to wait for
+		}
 		res.touch(it.traceID)
 		p.endSession(tx, it, now, &res)
 	}
@@ -290,10 +304,18 @@ func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Ti
 	}
 }
 
-// releaseComplete releases every touched trace that has nothing open any more.
+// waitsForParent says whether an ended span of a trace with nothing held waits
+// parent_grace for its parent, which may be an open span the client has not reported
+// yet (a browser exports ended children before the first snapshot of their page).
+func (p *longspanProcessor) waitsForParent(it *item) bool {
+	return p.cfg.ParentGrace > 0 && !it.span.ParentSpanID().IsEmpty()
+}
+
+// releaseComplete releases every touched trace that has nothing open any more and is
+// not waiting for a parent.
 func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ingestResult, now time.Time) {
 	for id := range res.touched {
-		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 {
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !now.Before(t.GraceUntil) {
 			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
 		}
 	}

@@ -67,6 +67,11 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 // and releases early what t has held for longer than max_trace_hold.
 func (p *longspanProcessor) expire(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ingestResult) {
 	if t.OpenSpans() == 0 {
+		// Complete once its parent_grace is over; a trace recovered from the journal
+		// with nothing open has no grace left and goes now.
+		if !now.Before(t.GraceUntil) {
+			res.touch(t.ID)
+		}
 		return
 	}
 	for _, s := range t.Spans {

@@ -1,0 +1,58 @@
+package longspan
+
+import (
+	"context"
+	"encoding/binary"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// benchRequest is one request of 10 ended spans in one trace; open adds the trace's
+// root as an open span, so the processor journals all of them.
+func benchRequest(n uint64, open bool) ptrace.Traces {
+	var trace pcommon.TraceID
+	binary.BigEndian.PutUint64(trace[:8], n+1)
+	specs := make([]spanSpec, 0, 11)
+	if open {
+		specs = append(specs, spanSpec{trace: trace, id: rootID, name: "page.session", start: t0})
+	}
+	for i := 0; i < 10; i++ {
+		var id pcommon.SpanID
+		binary.BigEndian.PutUint64(id[:], uint64(i)+10)
+		specs = append(specs, spanSpec{trace: trace, id: id, parent: rootID, name: "fetch", start: t0, end: t0.Add(time.Millisecond)})
+	}
+	return traces(specs...)
+}
+
+// BenchmarkConsumeTraces measures requests through the processor from 64 concurrent
+// callers: pass-through (nothing open: no disk) and journaled (every request holds an
+// open span and its children: one group-committed fsync shared by concurrent callers).
+func BenchmarkConsumeTraces(b *testing.B) {
+	for _, mode := range []string{"passthrough", "journaled"} {
+		b.Run(mode, func(b *testing.B) {
+			h := newHarnessWith(b, b.TempDir(), &manualClock{now: t0}, nil, consumertest.NewNop())
+			var seq atomic.Uint64
+			b.SetParallelism(32) // × GOMAXPROCS callers
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := h.proc.ConsumeTraces(context.Background(), benchRequest(seq.Add(1), mode == "journaled")); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			spans := float64(b.N * 10)
+			if mode == "journaled" {
+				spans = float64(b.N * 11)
+			}
+			b.ReportMetric(spans/b.Elapsed().Seconds(), "spans/s")
+		})
+	}
+}
