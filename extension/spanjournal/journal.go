@@ -107,8 +107,8 @@ func (tx *Tx) SessionSpans(session string) []*Span {
 	m := tx.j.st.sessions[session]
 	out := make([]*Span, 0, len(m))
 	for k := range m {
-		if t := tx.j.st.traces[k.trace]; t != nil {
-			if s := t.Spans[k.span]; s != nil {
+		if t := tx.j.st.traces[k.Trace]; t != nil {
+			if s := t.Spans[k.Span]; s != nil {
 				out = append(out, s)
 			}
 		}
@@ -139,6 +139,27 @@ func (tx *Tx) Release(t *Trace, spans []*Span, at time.Time, early bool) *Releas
 	r := tx.j.st.release(t, ids, tx.j.st.nextBatch, at, early)
 	tx.recs = append(tx.recs, releaseRecord(r))
 	return r
+}
+
+// RememberReconciled journals that a span was reconciled at at.
+func (tx *Tx) RememberReconciled(k SpanKey, at time.Time) {
+	tx.j.st.rememberReconciled(k, at)
+	tx.recs = append(tx.recs, reconciledRecord(k, at))
+}
+
+// ReconciledAt says when a span was reconciled, if it is still remembered.
+func (tx *Tx) ReconciledAt(k SpanKey) (time.Time, bool) {
+	at, ok := tx.j.st.reconciled[k]
+	return at, ok
+}
+
+// ForgetReconciled drops remembered reconciled ids older than before, and the oldest
+// beyond max entries; it returns how many went for each reason. Not journaled: replay
+// restores them and the next call drops them again.
+func (tx *Tx) ForgetReconciled(before time.Time, maxEntries int) (expired, evicted int) {
+	expired = tx.j.st.forgetReconciled(func(at time.Time, _ int) bool { return !at.Before(before) })
+	evicted = tx.j.st.forgetReconciled(func(_ time.Time, n int) bool { return n <= maxEntries })
+	return expired, evicted
 }
 
 // TakeDue returns the released batches not yet accepted downstream whose next
@@ -302,6 +323,12 @@ func (j *Journal) apply(r wal.Record) error {
 		if _, err := decodeCheckpoint(d); err != nil {
 			return err
 		}
+	case recReconciled:
+		k, at, err := decodeReconciled(d)
+		if err != nil {
+			return err
+		}
+		j.st.rememberReconciled(k, at)
 	case recReleasedBatch:
 		r, err := decodeReleasedBatch(d)
 		if err != nil {
@@ -338,6 +365,11 @@ func (j *Journal) checkpoint(ctx context.Context) (removed int, err error) {
 	for _, rs := range j.st.released {
 		for _, r := range rs {
 			recs = append(recs, releasedBatchRecord(r))
+		}
+	}
+	for _, e := range j.st.reconciledOrder {
+		if at, ok := j.st.reconciled[e.key]; ok && at.Equal(e.at) {
+			recs = append(recs, reconciledRecord(e.key, at))
 		}
 	}
 	pending := j.log.Submit(recs...)

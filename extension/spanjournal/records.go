@@ -26,6 +26,9 @@ const (
 	recCheckpoint byte = 4
 	// recReleasedBatch restates a whole released batch, spans included (checkpoints).
 	recReleasedBatch byte = 5
+	// recReconciled remembers that a span was reconciled, so that its real end, if it
+	// ever arrives, supersedes the reconciled version instead of opening it again.
+	recReconciled byte = 6
 )
 
 // spanFormat is the first byte of an encoded span, so the layout can evolve.
@@ -132,6 +135,22 @@ func decodeForget(d *decoder) (pcommon.TraceID, uint64, error) {
 	d.bytes(id[:])
 	batch := d.uvarint()
 	return id, batch, d.err
+}
+
+func reconciledRecord(k SpanKey, at time.Time) wal.Record {
+	b := make([]byte, 0, 34)
+	b = append(b, k.Trace[:]...)
+	b = append(b, k.Span[:]...)
+	b = appendTime(b, at)
+	return wal.Record{Type: recReconciled, Data: b}
+}
+
+func decodeReconciled(d *decoder) (SpanKey, time.Time, error) {
+	var k SpanKey
+	d.bytes(k.Trace[:])
+	d.bytes(k.Span[:])
+	at := d.time()
+	return k, at, d.err
 }
 
 func checkpointRecord(at time.Time) wal.Record {

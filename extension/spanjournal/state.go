@@ -103,9 +103,16 @@ type Released struct {
 // Attempts returns how many deliveries of the batch failed so far.
 func (r *Released) Attempts() int { return r.attempts }
 
-type spanKey struct {
-	trace pcommon.TraceID
-	span  pcommon.SpanID
+// SpanKey names one span.
+type SpanKey struct {
+	Trace pcommon.TraceID
+	Span  pcommon.SpanID
+}
+
+// reconciledID is one entry of the bounded memory of reconciled spans.
+type reconciledID struct {
+	key SpanKey
+	at  time.Time
 }
 
 // state is the in-memory model the journal records rebuild. Every method assumes the
@@ -114,12 +121,16 @@ type state struct {
 	traces   map[pcommon.TraceID]*Trace
 	released map[pcommon.TraceID][]*Released
 	// sessions indexes open spans by session id, for the session_ended rule.
-	sessions map[string]map[spanKey]struct{}
+	sessions map[string]map[SpanKey]struct{}
 
 	// undelivered holds released batches not yet accepted downstream, oldest first;
 	// delivered holds the accepted ones in the order they may be forgotten.
 	undelivered []*Released
 	delivered   []*Released
+
+	// reconciled remembers reconciled spans, oldest first in reconciledOrder.
+	reconciled      map[SpanKey]time.Time
+	reconciledOrder []reconciledID
 
 	openSpans     int
 	heldSpans     int
@@ -129,9 +140,10 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		traces:   map[pcommon.TraceID]*Trace{},
-		released: map[pcommon.TraceID][]*Released{},
-		sessions: map[string]map[spanKey]struct{}{},
+		traces:     map[pcommon.TraceID]*Trace{},
+		released:   map[pcommon.TraceID][]*Released{},
+		sessions:   map[string]map[SpanKey]struct{}{},
+		reconciled: map[SpanKey]time.Time{},
 	}
 }
 
@@ -158,10 +170,10 @@ func (st *state) put(s *Span, now time.Time) {
 		if s.SessionID != "" {
 			m := st.sessions[s.SessionID]
 			if m == nil {
-				m = map[spanKey]struct{}{}
+				m = map[SpanKey]struct{}{}
 				st.sessions[s.SessionID] = m
 			}
-			m[spanKey{s.TraceID, s.SpanID}] = struct{}{}
+			m[SpanKey{s.TraceID, s.SpanID}] = struct{}{}
 		}
 	} else {
 		st.heldSpans++
@@ -188,7 +200,7 @@ func (st *state) unindex(t *Trace, s *Span) {
 		t.open--
 		st.openSpans--
 		if m := st.sessions[s.SessionID]; m != nil {
-			delete(m, spanKey{s.TraceID, s.SpanID})
+			delete(m, SpanKey{s.TraceID, s.SpanID})
 			if len(m) == 0 {
 				delete(st.sessions, s.SessionID)
 			}
@@ -238,4 +250,29 @@ func (st *state) forget(id pcommon.TraceID, batch uint64) {
 	} else {
 		st.released[id] = rs
 	}
+}
+
+func (st *state) rememberReconciled(k SpanKey, at time.Time) {
+	// A key remembered again gets a second entry; only the entry with the key's
+	// current time removes it (forgetReconciled).
+	st.reconciledOrder = append(st.reconciledOrder, reconciledID{key: k, at: at})
+	st.reconciled[k] = at
+}
+
+// forgetReconciled drops the oldest remembered ids while keep says so.
+func (st *state) forgetReconciled(keep func(at time.Time, n int) bool) int {
+	n := 0
+	for n < len(st.reconciledOrder) {
+		e := st.reconciledOrder[n]
+		if keep(e.at, len(st.reconciledOrder)-n) {
+			break
+		}
+		if st.reconciled[e.key].Equal(e.at) {
+			delete(st.reconciled, e.key)
+		}
+		n++
+	}
+	clear(st.reconciledOrder[:n])
+	st.reconciledOrder = st.reconciledOrder[n:]
+	return n
 }

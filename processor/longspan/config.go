@@ -47,6 +47,18 @@ type Config struct {
 	// tail_sampling buffers traces in memory for decision_wait: set this above it.
 	// Default 1m (tail_sampling's default decision_wait of 30s, plus margin).
 	ReleaseRetention time.Duration `mapstructure:"release_retention"`
+	// SupersedeWindow is how long the ids of reconciled spans are remembered. A real
+	// end that arrives within it (mobile SDKs deliver from disk hours later) is emitted
+	// as longspan.state=superseding, and a late open snapshot of the span is dropped
+	// instead of opening it again. Default 24h.
+	SupersedeWindow time.Duration `mapstructure:"supersede_window"`
+	// HeartbeatFactor multiplies a heartbeat's partial.frequency into the span's idle
+	// deadline, in place of idle_timeout. Default 3.
+	HeartbeatFactor int `mapstructure:"heartbeat_factor"`
+	// PassHeartbeatLogs passes heartbeat log records on down the logs pipeline after
+	// reading them. Default false: they are consumed.
+	PassHeartbeatLogs bool `mapstructure:"pass_heartbeat_logs"`
+
 	// TickInterval is how often the processor checks for spans to reconcile and traces
 	// to release. Default 1s.
 	TickInterval time.Duration `mapstructure:"tick_interval"`
@@ -79,6 +91,9 @@ type LimitsConfig struct {
 	// MaxHeldSpans bounds the ended spans held for traces that are not complete.
 	// Default 1,000,000.
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
+	// MaxReconciledIDs bounds the reconciled span ids remembered for
+	// supersede_window; past it the oldest are forgotten and counted. Default 1,000,000.
+	MaxReconciledIDs int `mapstructure:"max_reconciled_ids"`
 	// MaxSpanBytes drops (and counts) a span to be held whose encoding is larger, for
 	// instance because of a huge attribute value. Default 65536.
 	MaxSpanBytes int `mapstructure:"max_span_bytes"`
@@ -117,6 +132,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxHeldSpans < 1 {
 		errs = append(errs, fmt.Errorf("limits.max_held_spans: %d must be at least 1", c.Limits.MaxHeldSpans))
+	}
+	positive("supersede_window", c.SupersedeWindow, 0)
+	if c.HeartbeatFactor < 1 {
+		errs = append(errs, fmt.Errorf("heartbeat_factor: %d must be at least 1", c.HeartbeatFactor))
+	}
+	if c.Limits.MaxReconciledIDs < 0 {
+		errs = append(errs, fmt.Errorf("limits.max_reconciled_ids: %d must be 0 (remember none) or positive", c.Limits.MaxReconciledIDs))
 	}
 	if c.Limits.MaxSpanBytes < 1024 {
 		errs = append(errs, fmt.Errorf("limits.max_span_bytes: %d must be at least 1024", c.Limits.MaxSpanBytes))

@@ -28,9 +28,12 @@ func TestLoadConfig(t *testing.T) {
 	custom.Snapshot = SnapshotConfig{Interval: 10 * time.Second, MinAge: 20 * time.Second}
 	custom.ReleaseRetention = 90 * time.Second
 	custom.ParentGrace = 3 * time.Second
+	custom.SupersedeWindow = 6 * time.Hour
+	custom.HeartbeatFactor = 4
+	custom.PassHeartbeatLogs = true
 	custom.TickInterval = 500 * time.Millisecond
 	custom.MaxFutureSkew = 10 * time.Minute
-	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxSpanBytes: 4096}
+	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096}
 
 	tests := []struct {
 		id      component.ID
@@ -50,6 +53,8 @@ func TestLoadConfig(t *testing.T) {
 				"limits.max_open_spans: 0 must be at least 1",
 				"limits.max_held_spans: -5 must be at least 1",
 				"limits.max_span_bytes: 10 must be at least 1024",
+				"limits.max_reconciled_ids: -1 must be 0 (remember none) or positive",
+				"heartbeat_factor: 0 must be at least 1",
 			},
 		},
 	}

@@ -17,6 +17,7 @@ func NewFactory() processor.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		processor.WithTraces(createTraces, metadata.TracesStability),
+		processor.WithLogs(createLogs, metadata.LogsStability),
 	)
 }
 
@@ -33,16 +34,28 @@ func createDefaultConfig() component.Config {
 			MinAge:   30 * time.Second,
 		},
 		ReleaseRetention: time.Minute,
+		SupersedeWindow:  24 * time.Hour,
+		HeartbeatFactor:  3,
 		TickInterval:     time.Second,
 		MaxFutureSkew:    time.Hour,
 		Limits: LimitsConfig{
-			MaxOpenSpans: 1_000_000,
-			MaxHeldSpans: 1_000_000,
-			MaxSpanBytes: 64 << 10,
+			MaxOpenSpans:     1_000_000,
+			MaxHeldSpans:     1_000_000,
+			MaxReconciledIDs: 1_000_000,
+			MaxSpanBytes:     64 << 10,
 		},
 	}
 }
 
 func createTraces(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
 	return newProcessor(set, cfg.(*Config), next, systemClock{})
+}
+
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	p, err := newProcessor(set, cfg.(*Config), nil, systemClock{})
+	if err != nil {
+		return nil, err
+	}
+	p.nextLogs = next
+	return p, nil
 }

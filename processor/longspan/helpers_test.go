@@ -64,6 +64,10 @@ type harness struct {
 	sink  *consumertest.TracesSink
 	cfg   *Config
 	tel   *componenttest.Telemetry
+	host  *testHost
+	// logs is the instance in a logs pipeline (startLogs), sharing the journal.
+	logs     *longspanProcessor
+	logsSink *consumertest.LogsSink
 }
 
 func newHarness(t testing.TB, dir string, clk *manualClock, mutate func(*Config)) *harness {
@@ -96,14 +100,32 @@ func newHarnessWith(t testing.TB, dir string, clk *manualClock, mutate func(*Con
 	require.NoError(t, err)
 	require.NoError(t, p.Start(context.Background(), host))
 	h.proc = p
+	h.host = host
 	t.Cleanup(h.stop)
 	return h
+}
+
+// startLogs adds a longspan instance for a logs pipeline on the same journal, the way
+// the collector builds one per pipeline.
+func (h *harness) startLogs() {
+	h.t.Helper()
+	p, err := newProcessor(metadatatest.NewSettings(h.tel), h.cfg, nil, h.clock)
+	require.NoError(h.t, err)
+	h.logsSink = new(consumertest.LogsSink)
+	p.nextLogs = h.logsSink
+	require.NoError(h.t, p.Start(context.Background(), h.host))
+	require.False(h.t, p.emitter, "the logs instance only ingests")
+	h.logs = p
 }
 
 // stop shuts the processor and the extension down, as a collector shutdown does.
 func (h *harness) stop() {
 	if h.proc == nil {
 		return
+	}
+	if h.logs != nil {
+		require.NoError(h.t, h.logs.Shutdown(context.Background()))
+		h.logs = nil
 	}
 	require.NoError(h.t, h.proc.Shutdown(context.Background()))
 	require.NoError(h.t, h.ext.Shutdown(context.Background()))

@@ -33,6 +33,8 @@ const (
 	// outcomeGraceHeld is an ended span held for parent_grace because its parent is
 	// not known yet.
 	outcomeGraceHeld = "grace_held"
+	// outcomeSuperseding is the real end of a span the collector had reconciled.
+	outcomeSuperseding = "superseding"
 )
 
 // item is one span of an incoming request and what the processor did with it.
@@ -45,18 +47,35 @@ type item struct {
 	spanID  pcommon.SpanID
 	open    bool
 	session string
+	// source is what longspan.source says of an open span: how the client reported it.
+	source string
+	// idleTimeout overrides idle_timeout for this span (heartbeat frequency × factor).
+	idleTimeout time.Duration
+	// interrupted is an ended span the client closed as interrupted (Embrace codes).
+	interrupted bool
 
 	pass bool
+	// mark, when set, is applied to the copy of a passed-through span.
+	mark func(ptrace.Span)
 }
 
 type ingestResult struct {
-	passed   int
+	passed int
+	// marked is set when a passed-through span needs a changed copy.
+	marked   bool
 	released []*spanjournal.Released
 	// touched holds the traces whose spans changed: each is released if complete.
 	touched    map[pcommon.TraceID]struct{}
 	received   map[string]int
 	dropped    map[string]int
 	reconciled map[string]int
+}
+
+// pass sends a span on, through the request's pass-through part.
+func (r *ingestResult) pass(it *item, mark func(ptrace.Span)) {
+	it.pass, it.mark = true, mark
+	r.passed++
+	r.marked = r.marked || mark != nil
 }
 
 func (r *ingestResult) drop(reason string) {
@@ -112,6 +131,8 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 					drop(dropNoStartTime, &it)
 				default:
 					it.session = p.sessionOf(rs, span)
+					it.source = sourceOTLPOpenSpan
+					it.interrupted = !it.open && embraceInterrupted(span)
 					items = append(items, it)
 				}
 			}
@@ -149,7 +170,7 @@ func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error 
 			opening[it.traceID] = true
 			continue
 		}
-		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || p.waitsForParent(it))) {
+		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted))) {
 			newHeld++
 		}
 	}
@@ -181,41 +202,79 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 			p.ingestOpen(tx, it, now, &res)
 			continue
 		}
-		t := tx.Trace(it.traceID)
-		if t == nil && p.waitsForParent(it) {
-			if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, &res); ok {
-				tx.Put(s, now)
-				tx.Trace(it.traceID).GraceUntil = now.Add(p.cfg.ParentGrace)
-				res.receive(outcomeGraceHeld)
-			}
-			continue
-		}
-		if t == nil {
-			it.pass = true
-			res.passed++
-			res.receive(outcomePassed)
-			p.endSession(tx, it, now, &res)
-			continue
-		}
-		s, ok := p.newSpan(it, now, spanjournal.SpanEnded, &res)
-		if !ok {
-			continue
-		}
-		if old := t.Spans[it.spanID]; old != nil {
-			s.FirstSeen, s.Source, s.SnapshotSeq = old.FirstSeen, "", old.SnapshotSeq
-			res.receive(outcomeEnded)
-		} else {
-			res.receive(outcomeHeld)
-		}
-		tx.Put(s, now)
-		if it.span.ParentSpanID().IsEmpty() {
-			t.GraceUntil = time.Time{} // the root ended: no parent left to wait for
-		}
-		res.touch(it.traceID)
-		p.endSession(tx, it, now, &res)
+		p.ingestEnded(tx, it, now, &res)
 	}
 	p.releaseComplete(tx, &res, now)
 	return res
+}
+
+func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+	t := tx.Trace(it.traceID)
+	var old *spanjournal.Span
+	if t != nil {
+		old = t.Spans[it.spanID]
+	}
+	if old == nil {
+		if at, ok := p.reconciledRecently(tx, it, now); ok {
+			// The real end of a span already reconciled and released: it goes on as the
+			// authoritative version, after the trace's earlier release.
+			p.passOn(tx, it, markSuperseding(at), now, res)
+			res.receive(outcomeSuperseding)
+			return
+		}
+	}
+	switch {
+	case t == nil && it.interrupted:
+		p.passOn(tx, it, markInterrupted, now, res)
+		res.receive(outcomePassed)
+		p.endSession(tx, it, now, res)
+		return
+	case t == nil && p.waitsForParent(it):
+		if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, nil, res); ok {
+			tx.Put(s, now)
+			tx.Trace(it.traceID).GraceUntil = now.Add(p.cfg.ParentGrace)
+			res.receive(outcomeGraceHeld)
+		}
+		return
+	case t == nil:
+		p.passOn(tx, it, nil, now, res)
+		res.receive(outcomePassed)
+		p.endSession(tx, it, now, res)
+		return
+	}
+	var edit func(ptrace.Span)
+	if it.interrupted {
+		edit = markInterrupted
+	}
+	s, ok := p.newSpan(it, now, spanjournal.SpanEnded, edit, res)
+	if !ok {
+		return
+	}
+	if old != nil {
+		s.FirstSeen, s.SnapshotSeq = old.FirstSeen, old.SnapshotSeq
+		res.receive(outcomeEnded)
+	} else {
+		res.receive(outcomeHeld)
+	}
+	if it.interrupted {
+		s.Source = sourceEmbrace
+	}
+	tx.Put(s, now)
+	if it.span.ParentSpanID().IsEmpty() {
+		t.GraceUntil = time.Time{} // the root ended: no parent left to wait for
+	}
+	if it.interrupted {
+		// The client gave up on this span: its open descendants will never end.
+		p.closeDescendants(tx, t, it.spanID, now, res)
+	}
+	res.touch(it.traceID)
+	p.endSession(tx, it, now, res)
+}
+
+// reconciledRecently says whether the span was reconciled within supersede_window.
+func (p *longspanProcessor) reconciledRecently(tx *spanjournal.Tx, it *item, now time.Time) (time.Time, bool) {
+	at, ok := tx.ReconciledAt(spanjournal.SpanKey{Trace: it.traceID, Span: it.spanID})
+	return at, ok && now.Sub(at) < p.cfg.SupersedeWindow
 }
 
 func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
@@ -229,17 +288,23 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 		res.drop(dropStaleSnapshot)
 		return
 	}
-	if old == nil && p.wasReleased(tx, it) {
-		res.drop(dropStaleSnapshot)
-		return
+	if old == nil {
+		if _, ok := p.reconciledRecently(tx, it, now); ok || p.wasReleased(tx, it) {
+			// Reconciled or released already: reopening it would reconcile it twice.
+			res.drop(dropStaleSnapshot)
+			return
+		}
 	}
-	s, ok := p.newSpan(it, now, spanjournal.SpanOpen, res)
+	s, ok := p.newSpan(it, now, spanjournal.SpanOpen, nil, res)
 	if !ok {
 		return
 	}
-	s.Source = sourceOTLPOpenSpan
+	s.Source, s.IdleTimeout = it.source, it.idleTimeout
 	if old != nil {
-		s.FirstSeen, s.SnapshotSeq, s.IdleTimeout = old.FirstSeen, old.SnapshotSeq, old.IdleTimeout
+		s.FirstSeen, s.SnapshotSeq = old.FirstSeen, old.SnapshotSeq
+		if s.IdleTimeout == 0 { // an update without a frequency keeps the one it had
+			s.IdleTimeout = old.IdleTimeout
+		}
 		res.receive(outcomeUpdated)
 	} else {
 		res.receive(outcomeOpened)
@@ -248,6 +313,11 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 	if old == nil && p.isSessionSpan(it) {
 		// A new session span: the session's earlier page or app session is over.
 		p.reconcileSession(tx, it, now, res)
+	}
+	if hint, ok := it.span.Attributes().Get(attrClientHint); ok && hint.Str() == hintPageUnload {
+		// The page is gone (pagehide, not kept in the back/forward cache): the span
+		// will never end. Close it now, at this snapshot's time.
+		p.reconcile(tx, tx.Trace(it.traceID), s, reasonClientInterrupted, now, res)
 	}
 }
 
@@ -262,9 +332,24 @@ func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {
 	return false
 }
 
-// newSpan builds the journal entry of an incoming span.
-func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, res *ingestResult) (*spanjournal.Span, bool) {
-	payload, err := encodePayload(it.rs, it.ss, it.span)
+// passOn sends an ended span on, unchanged or marked. An instance in a logs pipeline
+// has no traces consumer: it journals the span as a complete trace of its own, which
+// the journal's emitter delivers.
+func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrace.Span), now time.Time, res *ingestResult) {
+	if p.next != nil {
+		res.pass(it, mark)
+		return
+	}
+	if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, mark, res); ok {
+		tx.Put(s, now)
+		res.touch(it.traceID)
+	}
+}
+
+// newSpan builds the journal entry of an incoming span; edit, when set, changes the
+// stored copy.
+func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, edit func(ptrace.Span), res *ingestResult) (*spanjournal.Span, bool) {
+	payload, err := encodePayload(it.rs, it.ss, it.span, edit)
 	if err != nil {
 		res.drop(dropUnencodable)
 		p.logger.Warn("Dropped a span that could not be encoded", zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.Error(err))
@@ -348,7 +433,11 @@ func passThrough(items []item) ptrace.Traces {
 			dstSS.SetSchemaUrl(it.ss.SchemaUrl())
 			srcSS, inScope = it.ss, true
 		}
-		it.span.CopyTo(dstSS.Spans().AppendEmpty())
+		span := dstSS.Spans().AppendEmpty()
+		it.span.CopyTo(span)
+		if it.mark != nil {
+			it.mark(span)
+		}
 	}
 	return out
 }

@@ -18,11 +18,25 @@ const (
 	attrLastSeen    = "longspan.last_seen_unix_nano"
 	attrSource      = "longspan.source"
 
+	// attrReconciledAt tells, on a superseding span, when the collector had
+	// reconciled it.
+	attrReconciledAt = "longspan.reconciled_at_unix_nano"
+
 	stateSnapshot      = "snapshot"
 	stateReconciled    = "reconciled"
+	stateSuperseding   = "superseding"
 	stateReleasedEarly = "released_early"
 
 	sourceOTLPOpenSpan = "otlp_open_span"
+	sourceHeartbeatLog = "heartbeat_log"
+	sourceEmbrace      = "embrace"
+
+	// attrEmbraceErrorCode is Embrace's interruption code on an ended span.
+	attrEmbraceErrorCode = "emb.error_code"
+	// attrClientHint carries what our web client knows about an open span's future:
+	// hintPageUnload means the page is gone and the span will never end.
+	attrClientHint = "longspan.client.hint"
+	hintPageUnload = "page_unload"
 )
 
 var (
@@ -32,7 +46,8 @@ var (
 
 // encodePayload stores one span with its resource and scope as OTLP protobuf, so a
 // release restores exactly what the client sent.
-func encodePayload(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span) ([]byte, error) {
+// edit, when not nil, changes the stored copy.
+func encodePayload(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span, edit func(ptrace.Span)) ([]byte, error) {
 	td := ptrace.NewTraces()
 	nrs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().CopyTo(nrs.Resource())
@@ -40,7 +55,11 @@ func encodePayload(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Sp
 	nss := nrs.ScopeSpans().AppendEmpty()
 	ss.Scope().CopyTo(nss.Scope())
 	nss.SetSchemaUrl(ss.SchemaUrl())
-	span.CopyTo(nss.Spans().AppendEmpty())
+	stored := nss.Spans().AppendEmpty()
+	span.CopyTo(stored)
+	if edit != nil {
+		edit(stored)
+	}
 	return protoMarshaler.MarshalTraces(td)
 }
 

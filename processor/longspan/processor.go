@@ -25,7 +25,10 @@ type longspanProcessor struct {
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
 	clock     clock
-	next      consumer.Traces
+	// next is the traces consumer; nil for an instance in a logs pipeline, which
+	// passes heartbeat-log records on to nextLogs instead.
+	next     consumer.Traces
+	nextLogs consumer.Logs
 
 	journal *spanjournal.Journal
 	emitter bool
@@ -118,6 +121,23 @@ func (e *errLimit) Error() string {
 func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.clock.Now()
 	items, drops := p.classify(td, now)
+	out, err := p.apply(ctx, items, now)
+	if err != nil {
+		return err
+	}
+	p.count(ctx, drops, out)
+	if out.passed == len(items) && len(drops) == 0 && !out.marked {
+		return p.next.ConsumeTraces(ctx, td)
+	}
+	if out.passed == 0 {
+		return nil
+	}
+	return p.next.ConsumeTraces(ctx, passThrough(items))
+}
+
+// apply runs the rules on the valid spans of one request under one journal update,
+// and delivers the traces it completed when this instance is the emitter.
+func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Time) (ingestResult, error) {
 	var out ingestResult
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 		if err := p.checkLimits(tx, items); err != nil {
@@ -136,23 +156,15 @@ func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 	if errors.As(err, &limit) {
 		p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit.limit)))
 		p.logger.Warn("Refusing a request with a retryable error: a limit is reached", zap.String("limit", limit.limit), zap.String("detail", limit.detail))
-		return err
+		return out, err
 	}
 	if err != nil {
-		return err
+		return out, err
 	}
-	p.count(ctx, drops, out)
-
 	if p.emitter && len(out.released) > 0 {
 		p.deliver(ctx, out.released, now)
 	}
-	if out.passed == len(items) && len(drops) == 0 {
-		return p.next.ConsumeTraces(ctx, td)
-	}
-	if out.passed == 0 {
-		return nil
-	}
-	return p.next.ConsumeTraces(ctx, passThrough(items))
+	return out, nil
 }
 
 func (p *longspanProcessor) count(ctx context.Context, drops map[string]int, out ingestResult) {
@@ -167,5 +179,8 @@ func (p *longspanProcessor) count(ctx context.Context, drops map[string]int, out
 	}
 	for reason, n := range out.reconciled {
 		p.telemetry.LongspanSpansReconciled.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
+	}
+	if n := out.received[outcomeSuperseding]; n > 0 {
+		p.telemetry.LongspanSpansSuperseding.Add(ctx, int64(n))
 	}
 }

@@ -2,6 +2,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -17,6 +18,9 @@ const (
 	reasonSessionEnded     = "session_ended"
 	reasonMaxDuration      = "max_duration"
 	reasonParentReconciled = "parent_reconciled"
+	// reasonClientInterrupted is a span the client itself gave up on: an Embrace
+	// interruption code, or a browser's unload hint.
+	reasonClientInterrupted = "client_interrupted"
 )
 
 func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) string {
@@ -33,6 +37,8 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 		return fmt.Sprintf("longspan: open longer than max_duration (%s); closed at the time it was last seen", p.cfg.MaxDuration)
 	case reasonParentReconciled:
 		return "longspan: its parent span was reconciled; closed at the time it was last seen"
+	case reasonClientInterrupted:
+		return "longspan: the client went away before the span ended (page unloaded); closed at that moment"
 	}
 	return "longspan: closed by the collector: " + reason
 }
@@ -41,6 +47,12 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 // in the same trace, and journals them.
 func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, s *spanjournal.Span, reason string, now time.Time, res *ingestResult) {
 	p.closeSpan(tx, s, reason, now, res)
+	p.closeDescendants(tx, t, s.SpanID, now, res)
+}
+
+// closeDescendants reconciles the open descendants of a span that was reconciled or
+// that the client ended as interrupted.
+func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.Trace, root pcommon.SpanID, now time.Time, res *ingestResult) {
 	children := map[pcommon.SpanID][]*spanjournal.Span{}
 	for _, c := range t.Spans {
 		if c.State == spanjournal.SpanOpen && !c.ParentID.IsEmpty() {
@@ -49,7 +61,7 @@ func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, 
 	}
 	// children was built from the spans before any was closed; delete marks a parent
 	// done, so a parent loop in bad input cannot make this run forever.
-	queue := []pcommon.SpanID{s.SpanID}
+	queue := []pcommon.SpanID{root}
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
@@ -95,6 +107,7 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		closed.Payload = payload
 	}
 	tx.Put(&closed, now)
+	tx.RememberReconciled(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, now)
 	if res.reconciled == nil {
 		res.reconciled = map[string]int{}
 	}
@@ -143,4 +156,33 @@ func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trac
 		}
 	}
 	return tx.Release(t, spans, now, early)
+}
+
+// embraceInterrupted says whether an ended span carries one of Embrace's interruption
+// codes: the client closed it because the work was cut short.
+func embraceInterrupted(span ptrace.Span) bool {
+	v, ok := span.Attributes().Get(attrEmbraceErrorCode)
+	if !ok {
+		return false
+	}
+	switch strings.ToLower(v.AsString()) {
+	case "failure", "user_abandon", "unknown":
+		return true
+	}
+	return false
+}
+
+// markInterrupted marks a span the client ended as interrupted; its end time and
+// status stay the client's.
+func markInterrupted(span ptrace.Span) {
+	span.Attributes().PutStr(attrCloseReason, reasonClientInterrupted)
+	span.Attributes().PutStr(attrSource, sourceEmbrace)
+}
+
+// markSuperseding marks the real end of a span that was reconciled at at.
+func markSuperseding(at time.Time) func(ptrace.Span) {
+	return func(span ptrace.Span) {
+		span.Attributes().PutStr(attrState, stateSuperseding)
+		setTime(span.Attributes(), attrReconciledAt, at)
+	}
 }

@@ -36,6 +36,7 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	var res ingestResult
 	var due []*spanjournal.Released
 	var snaps []snapshotOf
+	var evicted int
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 		tx.Traces(func(t *spanjournal.Trace) {
 			p.expire(tx, t, now, &res)
@@ -53,8 +54,14 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 		}
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
+		_, evicted = tx.ForgetReconciled(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
 		return nil
 	})
+	if evicted > 0 {
+		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
+		p.logger.Warn("Forgot reconciled span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span",
+			zap.Int("evicted", evicted), zap.Int("max_reconciled_ids", p.cfg.Limits.MaxReconciledIDs))
+	}
 	if err != nil {
 		p.logger.Error("Journaling timed changes failed; they are retried on the next tick", zap.Error(err))
 	}

@@ -23,19 +23,22 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                      metric.Meter
-	mu                         sync.Mutex
-	registrations              []metric.Registration
-	LongspanReleaseFailures    metric.Int64Counter
-	LongspanRequestsRefused    metric.Int64Counter
-	LongspanSnapshotsEmitted   metric.Int64Counter
-	LongspanSpansDropped       metric.Int64Counter
-	LongspanSpansReceived      metric.Int64Counter
-	LongspanSpansReconciled    metric.Int64Counter
-	LongspanSpansReleased      metric.Int64Counter
-	LongspanSpansReleasedEarly metric.Int64Counter
-	LongspanSpansResent        metric.Int64Counter
-	LongspanTracesReleased     metric.Int64Counter
+	meter                        metric.Meter
+	mu                           sync.Mutex
+	registrations                []metric.Registration
+	LongspanLogRecordsDropped    metric.Int64Counter
+	LongspanReconciledIdsEvicted metric.Int64Counter
+	LongspanReleaseFailures      metric.Int64Counter
+	LongspanRequestsRefused      metric.Int64Counter
+	LongspanSnapshotsEmitted     metric.Int64Counter
+	LongspanSpansDropped         metric.Int64Counter
+	LongspanSpansReceived        metric.Int64Counter
+	LongspanSpansReconciled      metric.Int64Counter
+	LongspanSpansReleased        metric.Int64Counter
+	LongspanSpansReleasedEarly   metric.Int64Counter
+	LongspanSpansResent          metric.Int64Counter
+	LongspanSpansSuperseding     metric.Int64Counter
+	LongspanTracesReleased       metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -67,6 +70,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.LongspanLogRecordsDropped, err = builder.meter.Int64Counter(
+		"otelcol_longspan_log_records_dropped",
+		metric.WithDescription("Heartbeat log records that could not be read (bad body, not exactly one span, unknown event), by reason. [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanReconciledIdsEvicted, err = builder.meter.Int64Counter(
+		"otelcol_longspan_reconciled_ids_evicted",
+		metric.WithDescription("Reconciled span ids forgotten before supersede_window ended because limits.max_reconciled_ids was reached. [Development]"),
+		metric.WithUnit("{ids}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.LongspanReleaseFailures, err = builder.meter.Int64Counter(
 		"otelcol_longspan_release_failures",
 		metric.WithDescription("Releases the next consumer refused; the trace stays held and is retried with backoff. [Development]"),
@@ -118,6 +133,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.LongspanSpansResent, err = builder.meter.Int64Counter(
 		"otelcol_longspan_spans_resent",
 		metric.WithDescription("Spans of released traces handed downstream again after a restart (possible duplicates). [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanSpansSuperseding, err = builder.meter.Int64Counter(
+		"otelcol_longspan_spans_superseding",
+		metric.WithDescription("Real ends of spans the collector had reconciled, emitted as the authoritative version. [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

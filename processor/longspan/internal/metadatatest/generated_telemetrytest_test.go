@@ -19,6 +19,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.LongspanLogRecordsDropped.Add(context.Background(), 1)
+	tb.LongspanReconciledIdsEvicted.Add(context.Background(), 1)
 	tb.LongspanReleaseFailures.Add(context.Background(), 1)
 	tb.LongspanRequestsRefused.Add(context.Background(), 1)
 	tb.LongspanSnapshotsEmitted.Add(context.Background(), 1)
@@ -28,7 +30,14 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansReleased.Add(context.Background(), 1)
 	tb.LongspanSpansReleasedEarly.Add(context.Background(), 1)
 	tb.LongspanSpansResent.Add(context.Background(), 1)
+	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
+	AssertEqualLongspanLogRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanReconciledIdsEvicted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanReleaseFailures(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -54,6 +63,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanSpansResent(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanSpansSuperseding(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTracesReleased(t, testTel,

@@ -1,0 +1,151 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Attributes of the partial-span heartbeat log records (DESIGN.md, "What counts as
+// what on input"). G-Research's PartialSpanProcessor (.NET, Python) writes the
+// partial.* names; the python-contrib variant writes span.state and log.body.type.
+const (
+	attrPartialEvent     = "partial.event"
+	attrPartialBodyType  = "partial.body.type"
+	attrPartialFrequency = "partial.frequency"
+	attrSpanState        = "span.state"
+	attrLogBodyType      = "log.body.type"
+
+	bodyTypeJSON = "json/v1"
+)
+
+// Why a heartbeat record was dropped.
+const (
+	dropBadBody      = "bad_body"
+	dropNotOneSpan   = "not_one_span"
+	dropUnknownEvent = "unknown_event"
+	dropBadEndedSpan = "ended_without_end_time"
+)
+
+var errNotOneSpan = errors.New("body must hold exactly one span")
+
+// heartbeat is one partial-span log record, read.
+type heartbeat struct {
+	// ended is a stop / ended record: the span's final version.
+	ended bool
+	// frequency is the client's heartbeat period, zero when not sent.
+	frequency time.Duration
+	td        ptrace.Traces
+}
+
+// readHeartbeat reads a log record as a partial-span heartbeat. ok is false for a
+// record that is not one (it goes on down the logs pipeline untouched); reason names
+// why a heartbeat record could not be used.
+func readHeartbeat(lr plog.LogRecord) (hb heartbeat, ok bool, reason string, err error) {
+	attrs := lr.Attributes()
+	var event, bodyType string
+	if v, found := attrs.Get(attrPartialEvent); found {
+		event = v.AsString()
+		bodyType = stringAttr(attrs, attrPartialBodyType)
+		switch event {
+		case "heartbeat":
+		case "stop":
+			hb.ended = true
+		default:
+			return hb, true, dropUnknownEvent, fmt.Errorf("%s=%q is not heartbeat or stop", attrPartialEvent, event)
+		}
+		if f := stringAttr(attrs, attrPartialFrequency); f != "" {
+			hb.frequency = parseFrequency(f)
+		}
+	} else if v, found := attrs.Get(attrSpanState); found {
+		event = v.AsString()
+		bodyType = stringAttr(attrs, attrLogBodyType)
+		switch event {
+		case "heartbeat":
+		case "ended":
+			hb.ended = true
+		default:
+			return hb, true, dropUnknownEvent, fmt.Errorf("%s=%q is not heartbeat or ended", attrSpanState, event)
+		}
+	} else {
+		return hb, false, "", nil
+	}
+
+	td, err := decodeBody(lr.Body(), bodyType)
+	if err != nil {
+		if errors.Is(err, errNotOneSpan) {
+			return hb, true, dropNotOneSpan, err
+		}
+		return hb, true, dropBadBody, err
+	}
+	span := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0)
+	if hb.ended && span.EndTimestamp() == 0 {
+		return hb, true, dropBadEndedSpan, errors.New("a stop/ended record's span has no end time")
+	}
+	if !hb.ended {
+		// A heartbeat is an open-span update, whatever the body says of its end.
+		span.SetEndTimestamp(0)
+	}
+	hb.td = td
+	return hb, true, "", nil
+}
+
+// decodeBody decodes a heartbeat body: OTLP/JSON TracesData for json/v1 (hex ids; the
+// python variant's protobuf MessageToJson enum names are accepted too), otherwise OTLP
+// protobuf, as raw bytes or base64 text (older .NET builds).
+func decodeBody(body pcommon.Value, bodyType string) (ptrace.Traces, error) {
+	var td ptrace.Traces
+	var err error
+	switch {
+	case body.Type() == pcommon.ValueTypeBytes:
+		td, err = protoUnmarshaler.UnmarshalTraces(body.Bytes().AsRaw())
+	case body.Type() != pcommon.ValueTypeStr:
+		return td, fmt.Errorf("body is a %s, want a string or bytes", body.Type())
+	case bodyType == bodyTypeJSON || (bodyType == "" && strings.HasPrefix(strings.TrimSpace(body.Str()), "{")):
+		td, err = (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(body.Str()))
+	default:
+		raw, derr := base64.StdEncoding.DecodeString(strings.TrimSpace(body.Str()))
+		if derr != nil {
+			return td, fmt.Errorf("body type %q: not base64 protobuf: %w", bodyType, derr)
+		}
+		td, err = protoUnmarshaler.UnmarshalTraces(raw)
+	}
+	if err != nil {
+		return td, fmt.Errorf("body type %q: %w", bodyType, err)
+	}
+	if n := td.SpanCount(); n != 1 {
+		return td, fmt.Errorf("%w, it holds %d", errNotOneSpan, n)
+	}
+	// One span, but possibly behind empty resource or scope entries: normalise.
+	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
+		rs.ScopeSpans().RemoveIf(func(ss ptrace.ScopeSpans) bool { return ss.Spans().Len() == 0 })
+		return rs.ScopeSpans().Len() == 0
+	})
+	return td, nil
+}
+
+// parseFrequency reads partial.frequency: a Go duration ("5000ms", "5s") or a bare
+// number of milliseconds. Unreadable values count as not sent.
+func parseFrequency(s string) time.Duration {
+	if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d
+	}
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
+		return time.Duration(ms) * time.Millisecond
+	}
+	return 0
+}
+
+func stringAttr(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}

@@ -1,0 +1,82 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+)
+
+// ConsumeLogs reads partial-span heartbeat records into the shared journal: a
+// heartbeat is an open-span update, a stop/ended record the span's final version. All
+// records of a request share one journal update (one fsync). Heartbeat records are
+// consumed unless pass_heartbeat_logs is set; other records go on untouched.
+func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	now := p.clock.Now()
+	var items []item
+	drops := map[string]int{}
+	consumed := 0
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		sls := ld.ResourceLogs().At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				hb, ok, reason, err := readHeartbeat(lrs.At(k))
+				if !ok {
+					continue
+				}
+				consumed++
+				if err != nil {
+					p.telemetry.LongspanLogRecordsDropped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+					p.logger.Warn("Dropped a heartbeat log record", zap.String("reason", reason), zap.Error(err))
+					continue
+				}
+				spanItems, spanDrops := p.classify(hb.td, now)
+				for reason, n := range spanDrops {
+					drops[reason] += n
+				}
+				for _, it := range spanItems {
+					it.source = sourceHeartbeatLog
+					if hb.frequency > 0 {
+						it.idleTimeout = hb.frequency * time.Duration(p.cfg.HeartbeatFactor)
+					}
+					items = append(items, it)
+				}
+			}
+		}
+	}
+	if len(items) > 0 {
+		out, err := p.apply(ctx, items, now)
+		if err != nil {
+			return err
+		}
+		p.count(ctx, drops, out)
+	}
+	if consumed == 0 || p.cfg.PassHeartbeatLogs {
+		return p.nextLogs.ConsumeLogs(ctx, ld)
+	}
+	if consumed == ld.LogRecordCount() {
+		return nil
+	}
+	return p.nextLogs.ConsumeLogs(ctx, withoutHeartbeats(ld))
+}
+
+// withoutHeartbeats copies the records that are not partial-span heartbeats.
+func withoutHeartbeats(ld plog.Logs) plog.Logs {
+	out := plog.NewLogs()
+	ld.CopyTo(out)
+	out.ResourceLogs().RemoveIf(func(rl plog.ResourceLogs) bool {
+		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
+			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
+				_, ok, _, _ := readHeartbeat(lr)
+				return ok
+			})
+			return sl.LogRecords().Len() == 0
+		})
+		return rl.ScopeLogs().Len() == 0
+	})
+	return out
+}
