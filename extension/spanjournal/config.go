@@ -28,8 +28,9 @@ type Config struct {
 	// are refused with a retryable error until a checkpoint shrinks it. Default 4 GiB;
 	// 0 disables the bound.
 	MaxBytes int64 `mapstructure:"max_bytes"`
-	// CheckpointInterval is how often live state is rewritten and older segments
-	// dropped. Default 1m.
+	// CheckpointInterval is how often the journal checks whether to checkpoint: rewrite
+	// live state and drop older segments. It does so once the journal has doubled since
+	// the last checkpoint and holds at least two segments. Default 1m.
 	CheckpointInterval time.Duration `mapstructure:"checkpoint_interval"`
 	// TruncateCorrupt, when true, cuts the journal at a corrupt record found before its
 	// tail instead of refusing to start. What follows the cut is kept aside in a file

@@ -32,6 +32,9 @@ type journalExtension struct {
 	journal  *Journal
 	log      *wal.Log
 	recovery Recovery
+	// lastCheckpointBytes is the journal's size right after the last checkpoint (or
+	// at start); only the checkpoint goroutine touches it after Start.
+	lastCheckpointBytes int64
 
 	server *http.Server
 	stop   chan struct{}
@@ -84,6 +87,7 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 		return fmt.Errorf("spanjournal: replaying journal in %q: %w", e.cfg.Directory, err)
 	}
 	e.recovery = rec
+	e.lastCheckpointBytes = log.Size()
 	logger.Info("Span journal recovered",
 		zap.String("directory", e.cfg.Directory), zap.Int("records", rec.Records),
 		zap.Duration("took", rec.Duration), zap.Int("open_spans", rec.Open),
@@ -144,13 +148,29 @@ func (e *journalExtension) checkpointLoop() {
 	}
 }
 
+// checkpointDue says whether the journal grew enough since the last checkpoint to be
+// worth one: a checkpoint rewrites all live state (a million open spans are hundreds
+// of MiB), so it runs once the journal doubled since the last one, or nears max_bytes,
+// and never for less than two segments.
+func (e *journalExtension) checkpointDue() bool {
+	size := e.log.Size()
+	if size < 2*int64(e.cfg.SegmentBytes) {
+		return false
+	}
+	return size >= 2*e.lastCheckpointBytes || (e.cfg.MaxBytes > 0 && size >= e.cfg.MaxBytes/4*3)
+}
+
 func (e *journalExtension) runCheckpoint() {
+	if !e.checkpointDue() {
+		return
+	}
 	start := time.Now()
 	removed, err := e.journal.checkpoint(context.Background())
 	if err != nil {
 		e.set.Logger.Error("Span journal checkpoint failed; the journal keeps growing until one succeeds", zap.Error(err))
 		return
 	}
+	e.lastCheckpointBytes = e.log.Size()
 	e.telemetry.SpanjournalCheckpoints.Add(context.Background(), 1)
 	e.set.Logger.Debug("Span journal checkpoint written",
 		zap.Int("segments_dropped", removed), zap.Duration("took", time.Since(start)), zap.Int64("journal_bytes", e.log.Size()))

@@ -230,3 +230,17 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, l.Close())
 	return addr
 }
+
+func TestCheckpointRunsOnceTheJournalDoubled(t *testing.T) {
+	e := startExtension(t, t.TempDir(), func(c *Config) { c.SegmentBytes = 64 << 10 })
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	s := testSpan(1, 1, SpanOpen)
+	s.Payload = make([]byte, 4096)
+	for i := 0; !e.checkpointDue(); i++ {
+		require.Less(t, i, 100, "two segments of updates make a checkpoint due")
+		update(t, e, func(tx *Tx) { tx.Put(s, t0) })
+	}
+	e.runCheckpoint()
+	assert.False(t, e.checkpointDue(), "after a checkpoint the journal must double again")
+	assert.Less(t, e.log.Size(), int64(2*64<<10))
+}

@@ -124,9 +124,11 @@ func (p *longspanProcessor) deliver(ctx context.Context, batches []*spanjournal.
 			err = p.next.ConsumeTraces(ctx, td)
 		}
 		n := int64(len(r.Spans))
+		attempt := 0
 		_ = p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 			if err != nil {
 				tx.Failed(r, now.Add(p.backoff(r.Attempts())))
+				attempt = r.Attempts() // r may be retried by the tick once the lock is gone
 			} else {
 				tx.Delivered(r, now.Add(p.cfg.ReleaseRetention))
 			}
@@ -135,7 +137,7 @@ func (p *longspanProcessor) deliver(ctx context.Context, batches []*spanjournal.
 		if err != nil {
 			p.telemetry.LongspanReleaseFailures.Add(ctx, 1)
 			p.logger.Warn("The next consumer refused a released trace; it stays journaled and is retried",
-				zap.Stringer("trace_id", r.TraceID), zap.Int("spans", len(r.Spans)), zap.Int("attempt", r.Attempts()), zap.Error(err))
+				zap.Stringer("trace_id", r.TraceID), zap.Int("spans", len(r.Spans)), zap.Int("attempt", attempt), zap.Error(err))
 			continue
 		}
 		p.telemetry.LongspanSpansReleased.Add(ctx, n)
