@@ -31,9 +31,13 @@ func BenchmarkAppend(b *testing.B) {
 	for _, g := range []int{1, 8, 64} {
 		for _, size := range benchSizes {
 			b.Run(fmt.Sprintf("goroutines=%d/size=%d", g, size), func(b *testing.B) {
-				var batches, records atomic.Int64
+				var batches, records, fsyncNs atomic.Int64
 				l, err := Open(Options{Dir: b.TempDir(), Sync: SyncAlways, Hooks: Hooks{
-					OnCommit: func(n, _ int, _ time.Duration) { batches.Add(1); records.Add(int64(n)) },
+					OnCommit: func(n, _ int, d time.Duration) {
+						batches.Add(1)
+						records.Add(int64(n))
+						fsyncNs.Add(int64(d))
+					},
 				}})
 				if err != nil {
 					b.Fatal(err)
@@ -63,6 +67,8 @@ func BenchmarkAppend(b *testing.B) {
 				reportRecords(b, b.N)
 				if n := batches.Load(); n > 0 {
 					b.ReportMetric(float64(records.Load())/float64(n), "records/batch")
+					b.ReportMetric(float64(fsyncNs.Load())/float64(n)/1e3, "fsync-µs/batch")
+					b.ReportMetric(float64(fsyncNs.Load())/float64(b.Elapsed()), "fsync-share")
 				}
 				if err := l.Close(); err != nil {
 					b.Fatal(err)

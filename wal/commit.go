@@ -3,7 +3,6 @@ package wal
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"time"
 
 	"go.uber.org/zap"
@@ -112,6 +111,10 @@ func (l *Log) enqueue(recs []Record) (*batch, int, error) {
 	b.recs = append(b.recs, recs...)
 	b.callers++
 	end := len(b.recs)
+	gathered := l.gatherTarget > 0 && b.callers >= l.gatherTarget
+	if gathered {
+		l.gatherTarget = 0
+	}
 	l.mu.Unlock()
 	if end == len(recs) {
 		select {
@@ -119,23 +122,32 @@ func (l *Log) enqueue(recs []Record) (*batch, int, error) {
 		default:
 		}
 	}
+	if gathered {
+		select {
+		case l.gathered <- struct{}{}:
+		default:
+		}
+	}
 	return b, end, nil
 }
 
 // maxGather bounds how long the committer waits for the callers released by
-// the previous batch to queue again.
-const maxGather = 50 * time.Microsecond
+// the previous batch to queue again. It is small next to an fsync; under
+// SyncNever a batch costs only a write(2), so the committer does not wait.
+const maxGather = 100 * time.Microsecond
 
 // run is the committer goroutine.
 func (l *Log) run() {
 	defer close(l.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
 		select {
 		case <-l.quit:
 			return
 		case <-l.kick:
 		}
-		b := l.take()
+		b := l.take(timer)
 		if b == nil {
 			continue
 		}
@@ -147,34 +159,44 @@ func (l *Log) run() {
 }
 
 // take cuts the batch being formed. If fewer callers are queued than were in
-// the previous batch it first yields briefly: with N goroutines each waiting
-// for its own record, cutting at the first arrival would alternate batches
-// of 1 and N-1 records and halve the records per fsync.
-func (l *Log) take() *batch {
-	deadline := time.Time{}
+// the previous batch it first waits (at most maxGather, SyncAlways only) for
+// the rest: with N goroutines each waiting for its own record, cutting at
+// the first arrival would alternate batches of 1 and N-1 records and halve
+// the records per fsync. The caller that completes the count signals
+// gathered, so the committer sleeps instead of spinning and leaves the CPUs
+// to the callers.
+func (l *Log) take(timer *time.Timer) *batch {
 	l.mu.Lock()
-	for {
-		b := l.cur
-		if b == nil || len(b.recs) == 0 || l.closed {
-			// After Close only the batch already being written completes;
-			// Close fails the queued one with ErrClosed.
+	b := l.cur
+	if b == nil || len(b.recs) == 0 || l.closed {
+		// After Close only the batch already being written completes;
+		// Close fails the queued one with ErrClosed.
+		l.mu.Unlock()
+		return nil
+	}
+	if b.callers < l.prevCallers && l.opts.Sync == SyncAlways {
+		l.gatherTarget = l.prevCallers
+		select { // drop a stale signal
+		case <-l.gathered:
+		default:
+		}
+		l.mu.Unlock()
+		timer.Reset(maxGather)
+		select {
+		case <-l.gathered:
+			timer.Stop()
+		case <-timer.C:
+		case <-l.quit:
+			timer.Stop()
+		}
+		l.mu.Lock()
+		l.gatherTarget = 0
+		if l.closed {
 			l.mu.Unlock()
 			return nil
 		}
-		if b.callers >= l.prevCallers {
-			break
-		}
-		now := time.Now()
-		if deadline.IsZero() {
-			deadline = now.Add(maxGather)
-		} else if now.After(deadline) {
-			break
-		}
-		l.mu.Unlock()
-		runtime.Gosched()
-		l.mu.Lock()
 	}
-	b := l.cur
+	b = l.cur
 	l.cur = &batch{recs: l.spare, done: make(chan struct{})}
 	l.spare = nil
 	l.mu.Unlock()

@@ -9,19 +9,23 @@
 //
 // A journal is a directory of segment files named by the index of their
 // first record as 20 zero-padded decimal digits (tidwall's naming), plus a
-// LOCK file (flock, released by the kernel when the process dies). A segment
-// is a sequence of tidwall binary entries; each entry holds one Record:
+// LOCK file (flock, released by the kernel when the process dies). A
+// segment is a sequence of tidwall binary entries; each entry holds one
+// Record:
 //
-//	uvarint   n       tidwall's length prefix: n = 5 + len(payload)
-//	uint32 LE crc     CRC-32C (Castagnoli) of the next n-4 bytes
-//	byte      type    Record.Type, owner defined
-//	[]byte    payload Record.Data
+//	uvarint   n           tidwall's length prefix (n = bytes that follow)
+//	uint32 LE crc         CRC-32C (Castagnoli) of the next n-4 bytes
+//	byte      flags       bit 0: batch end; other bits must be 0
+//	byte      type        Record.Type, owner defined
+//	uint64 LE batchFirst  only if batch end: index of the batch's first record
+//	[]byte    payload     Record.Data
 //
 // A record's index is not stored: it is the segment's first index plus the
 // record's position in the file. tidwall's own format has only the length
 // prefix, so a zero-filled or garbage tail left by a power loss would read
-// back as valid entries; the CRC catches it (five zero bytes do not
-// checksum to zero).
+// back as valid entries; the CRC catches it (a record of zero bytes does not
+// checksum to zero). The last record of every WriteBatch carries the batch
+// end flag; recovery uses it to tell a torn final batch from older damage.
 //
 // # Recovery (Open)
 //
@@ -32,17 +36,26 @@
 //     removed; START and END together is an error for the operator. This
 //     package never writes such files itself, see TruncateBefore.
 //  2. Read every segment front to back, checking each record's CRC and that
-//     each segment starts where the previous one ended.
-//  3. A bad record in the last segment is a torn tail when nothing after it
-//     decodes as a checksum-valid record: the bytes are zeros, an entry runs
-//     past the end of the file, or garbage. (A valid record after it, found
-//     by an aligned walk or by a bounded byte-by-byte resync that also
-//     catches a flipped length prefix, means damage, not a torn write.) The
-//     tail is cut back to the last complete valid record: the cut bytes are
+//     each segment starts where the previous one ended. (Open reads the
+//     whole journal once; Replay reads it again, usually from the page
+//     cache. Compaction keeps both short.)
+//  3. A bad record in the last segment may be a torn tail. The committer
+//     writes a batch only after the previous batch's fsync returned, so only
+//     the final batch can be partly on disk (after a power loss, in any page
+//     order: holes first, valid records after). The damage is a torn tail
+//     if the bytes from it on are all zero, or if among the checksum-valid
+//     records after it (found by walking the length prefixes, and by a
+//     bounded byte-by-byte resync in case a length prefix is what got
+//     damaged) there is no batch end, or the first batch end closes a batch
+//     that began at or before the damaged index and nothing valid follows.
+//     Otherwise a later batch exists, so the damaged batch had been fsynced
+//     and acknowledged: that is corruption (step 4). A torn tail is cut back
+//     to the last complete valid record before the damage: the cut bytes are
 //     first written and fsynced to NAME.torn-<UTC time> beside the segment,
 //     then the segment is truncated and fsynced, the cut is logged and
-//     Hooks.OnRepair is called. Only unacknowledged records can be in a torn
-//     tail under SyncAlways.
+//     Hooks.OnRepair is called. Under SyncAlways only records never
+//     acknowledged are cut (unless the disk itself damaged the final batch,
+//     which looks the same).
 //  4. Any other bad record or gap is a start-up error (ErrCorrupt) naming the
 //     segment, index and offset. With Options.TruncateCorrupt the journal is
 //     cut there instead: the segment's remaining bytes go to
@@ -60,9 +73,12 @@
 // the batch, assigns consecutive indexes in queue order (so anything
 // submitted earlier gets a lower index), encodes it into one tidwall
 // WriteBatch, and under SyncAlways calls one fsync; then it releases every
-// caller of the batch at once. Meanwhile the next batch fills. tidwall is
-// opened with NoSync so that the fsync is ours: concurrent tidwall Writes
-// would each pay an fsync, serially.
+// caller of the batch at once. Meanwhile the next batch fills. Before it
+// cuts a batch that has fewer callers than the previous one, the committer
+// waits up to 100 µs for the callers it just released to queue again, so N
+// goroutines in lockstep keep producing batches of about N records.
+// tidwall is opened with NoSync so that the fsync is ours: concurrent
+// tidwall Writes would each pay an fsync, serially.
 //
 // # Sync policy
 //

@@ -74,9 +74,12 @@ type Log struct {
 	logger *zap.Logger
 	lock   *os.File
 
-	mu     sync.Mutex // guards cur and closed
-	cur    *batch     // records queued for the next WriteBatch
-	closed bool
+	mu           sync.Mutex // guards cur, closed and gatherTarget
+	cur          *batch     // records queued for the next WriteBatch
+	closed       bool
+	gatherTarget int // callers the committer waits for; 0 if not waiting
+
+	gathered chan struct{} // cap 1: cur reached gatherTarget callers
 
 	kick chan struct{} // cap 1: the first record of a new batch arrived
 	quit chan struct{}
@@ -132,13 +135,14 @@ func Open(opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{
-		opts:   opts,
-		dir:    opts.Dir,
-		logger: opts.Logger,
-		lock:   lock,
-		kick:   make(chan struct{}, 1),
-		quit:   make(chan struct{}),
-		done:   make(chan struct{}),
+		opts:     opts,
+		dir:      opts.Dir,
+		logger:   opts.Logger,
+		lock:     lock,
+		kick:     make(chan struct{}, 1),
+		gathered: make(chan struct{}, 1),
+		quit:     make(chan struct{}),
+		done:     make(chan struct{}),
 	}
 	if err := l.openStore(true); err != nil {
 		unlockDir(lock)
@@ -216,7 +220,8 @@ func (l *Log) Size() int64 { return l.size.Load() }
 // drops only whole segments, and a failed batch may have partly survived,
 // Replay can deliver records the owner has already folded into a checkpoint
 // or that were never acknowledged: records must be idempotent.
-// An error from fn stops the replay and is returned as is.
+// An error from fn stops the replay and is returned as is. fn must not call
+// Replay or TruncateBefore (they share a lock); Append and Submit are fine.
 func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 	if l.isClosed() {
 		return ErrClosed
