@@ -111,7 +111,7 @@ vet:
 	$(GO) vet -tags e2e ./test/e2e/...
 
 fmt-check:
-	@out=$$(gofmt -l $(GOFMT_FILES)); \
+	@out=$$(gofmt -l $(GOFMT_FILES) </dev/null); \
 	 if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; echo "(run: make fmt)"; exit 1; fi; \
 	 echo ">> gofmt: ok"
 

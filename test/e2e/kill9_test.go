@@ -3,6 +3,9 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -114,6 +117,26 @@ func TestKill9ReconcilesOpenSpan(t *testing.T) {
 	c2 := startCollector(t, "collector-2", bin, config, envFor(out2), tmp)
 	c2.waitHealthy(healthAddr)
 
+	// The journal recovered the open span (and the held child): the read-only view lists them.
+	eventually(t, c2, waitLimit, "the recovered page.session in /v1/open-spans", func() (bool, string) {
+		v, err := getOpenSpans(journalHTTP)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, s := range v.OpenSpans {
+			if s.TraceID == traceID.String() && s.SpanID == parentID.String() {
+				if v.HeldSpans < 1 {
+					return false, fmt.Sprintf("page.session listed but held_spans=%d (the child should be held)", v.HeldSpans)
+				}
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("%d open spans listed, page.session not among them", len(v.OpenSpans))
+	})
+	if time.Since(restart) >= idleTimeout {
+		t.Logf("warning: the open-span view check ended %v after the restart, past idle_timeout", time.Since(restart))
+	}
+
 	var parentRef, childRef spanRef
 	eventually(t, c2, waitLimit, "reconciled page.session and its child in one sampled batch", func() (bool, string) {
 		b := readBatches(t, filepath.Join(out2, "sampled.jsonl"))
@@ -224,4 +247,32 @@ func timestampAttr(s ptrace.Span, key string) (pcommon.Timestamp, bool) {
 	default:
 		return 0, false
 	}
+}
+
+// openSpansView is the part of the spanjournal extension's GET /v1/open-spans answer the test reads.
+type openSpansView struct {
+	OpenSpans []struct {
+		TraceID string `json:"trace_id"`
+		SpanID  string `json:"span_id"`
+		Name    string `json:"name"`
+	} `json:"open_spans"`
+	HeldSpans  int `json:"held_spans"`
+	HeldTraces int `json:"held_traces"`
+}
+
+func getOpenSpans(addr string) (openSpansView, error) {
+	var v openSpansView
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + addr + "/v1/open-spans")
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET /v1/open-spans: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("GET /v1/open-spans: %w", err)
+	}
+	return v, nil
 }
