@@ -109,7 +109,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 			drops = map[string]int{}
 		}
 		drops[reason]++
-		p.logger.Debug("Dropped a bad span", zap.String("reason", reason),
+		p.logger.Warn("Dropped a bad span; the rest of its request goes on", zap.String("reason", reason),
 			zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 	}
 	maxStart := now.Add(p.cfg.MaxFutureSkew)
@@ -285,13 +285,13 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 	}
 	if old != nil && old.State != spanjournal.SpanOpen {
 		// The span already ended (or was reconciled): this snapshot is older news.
-		res.drop(dropStaleSnapshot)
+		p.dropStale(it, res)
 		return
 	}
 	if old == nil {
 		if _, ok := p.reconciledRecently(tx, it, now); ok || p.wasReleased(tx, it) {
 			// Reconciled or released already: reopening it would reconcile it twice.
-			res.drop(dropStaleSnapshot)
+			p.dropStale(it, res)
 			return
 		}
 	}
@@ -319,6 +319,12 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 		// will never end. Close it now, at this snapshot's time.
 		p.reconcile(tx, tx.Trace(it.traceID), s, reasonClientInterrupted, now, res)
 	}
+}
+
+func (p *longspanProcessor) dropStale(it *item, res *ingestResult) {
+	res.drop(dropStaleSnapshot)
+	p.logger.Debug("Dropped an open-span snapshot of a span that already ended, was reconciled or released",
+		zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 }
 
 func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {

@@ -261,6 +261,21 @@ func TestLimitRefusesWholeRequestWithRetryableError(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 }
 
+func TestHeldSpansLimitRefusesRetryably(t *testing.T) {
+	h := newHarness(t, t.TempDir(), &manualClock{now: t0}, func(c *Config) { c.Limits.MaxHeldSpans = 1 })
+	h.mustConsume(traces(openRoot(t0), endedKid(t0)))
+	second := spanSpec{trace: traceA, id: kid2ID, parent: rootID, name: "another", start: t0, end: t0.Add(time.Second)}
+	err := h.consume(traces(second))
+	require.ErrorContains(t, err, "max_held_spans")
+	assert.False(t, consumererror.IsPermanent(err))
+	unrelated := spanSpec{trace: traceB, id: kidID, name: "fetch", start: t0, end: t0.Add(time.Second)}
+	h.mustConsume(traces(unrelated)) // pass-through needs no room
+	require.Len(t, h.sink.AllTraces(), 1)
+	metadatatest.AssertEqualLongspanRequestsRefused(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("limit", "max_held_spans"))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
 func TestBadSpansAreDroppedAloneAndCounted(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.Limits.MaxSpanBytes = 2048 })
@@ -276,6 +291,12 @@ func TestBadSpansAreDroppedAloneAndCounted(t *testing.T) {
 	require.Len(t, got[0], 1)
 	assert.Equal(t, "ok", got[0][0].Name())
 	assert.Equal(t, 0, h.openCount(), "the huge open span was not tracked")
+	metadatatest.AssertEqualLongspanSpansDropped(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropEndBeforeStart))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropStartInFuture))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropInvalidID))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropTooLarge))},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestStaleSnapshotAfterEndIsDropped(t *testing.T) {
