@@ -1,6 +1,7 @@
 package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -73,8 +74,9 @@ func decodeSpan(d *decoder) (*Span, error) {
 	s.Service = d.string()
 	s.SessionID = d.string()
 	s.Source = d.string()
-	n := d.uvarint()
-	s.Payload = d.take(n)
+	// Copied: replayed record data points into a whole segment read into memory, which
+	// a long-lived span must not keep alive.
+	s.Payload = bytes.Clone(d.take(d.uvarint()))
 	if d.err != nil {
 		return nil, d.err
 	}
