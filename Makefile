@@ -2,10 +2,11 @@
 #
 #   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
 #   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
-#   make test       lint + unit/component tests (-race) + build + e2e test of the binary
+#   make test       lint + unit/component tests (-race) + build + e2e + browser tests
 #   make lint       go vet + gofmt check
 #   make unit       go test -race ./...
 #   make e2e        build, then the end-to-end test against the binary (-tags e2e)
+#   make browser    web client unit tests + five scenarios in headless Chromium
 #   make validate   build, then `otelcol-longspan validate` every config in config/
 #   make generate   mdatagen for our components
 #   make tools      install pinned tools into .tools/bin
@@ -51,12 +52,12 @@ MDATAGEN_DIRS := processor/longspan extension/spanjournal
 
 FORCE:
 
-.PHONY: all build run test lint vet fmt-check fmt unit e2e validate generate tools clean distclean env help
+.PHONY: all build run test lint vet fmt-check fmt unit e2e browser validate generate tools clean distclean env help
 
 all: test
 
 help:
-	@sed -n '2,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 env:
 	@echo "go:         $$($(GO) version)"
@@ -125,8 +126,13 @@ unit:
 e2e: $(BINARY)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) $(GO) test $(E2E_FLAGS) -tags e2e ./test/e2e/...
 
+# The web client's unit tests and the five scenarios in headless Chromium (installs Debian's
+# chromium and the npm packages when missing).
+browser: $(BINARY)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) test/browser/run.sh
+
 # Runs every step even after a failure, then prints one summary line and fails if any failed.
-TEST_STEPS := lint unit build validate e2e
+TEST_STEPS := lint unit build validate e2e browser
 test:
 	@start=$$(date +%s); failed=""; summary=""; \
 	 for step in $(TEST_STEPS); do \

@@ -76,7 +76,9 @@ export async function servePage(appJs) {
     '/app.js': ['text/javascript', Buffer.from(appJs)],
   };
   const server = createServer((req, res) => {
-    const f = files[new URL(req.url, 'http://x').pathname];
+    const path = new URL(req.url, 'http://x').pathname;
+    if (path === '/favicon.ico') return res.writeHead(204).end();
+    const f = files[path];
     if (!f) return res.writeHead(404).end();
     res.writeHead(200, { 'content-type': f[0], 'cache-control': 'no-cache' });
     res.end(f[1]);
@@ -330,11 +332,11 @@ export const chromiumArgs = [
  * and connects to it. `bfcache: true` removes Playwright's default --disable-back-forward-cache.
  */
 export async function launchBrowser({ bfcache = false } = {}) {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'longspan-chromium-'));
+  // Playwright gives every launch a fresh temporary user-data-dir (and removes it on close).
   const server = await chromium.launchServer({
     executablePath: chromiumPath,
     headless: true,
-    args: [...chromiumArgs, `--user-data-dir=${userDataDir}`],
+    args: chromiumArgs,
     ignoreDefaultArgs: bfcache ? ['--disable-back-forward-cache'] : [],
   });
   const browser = await chromium.connect(server.wsEndpoint());
@@ -357,7 +359,6 @@ export async function launchBrowser({ bfcache = false } = {}) {
       try {
         await server.close();
       } catch {}
-      rmSync(userDataDir, { recursive: true, force: true });
     },
   };
 }
@@ -371,10 +372,17 @@ export async function openPage(browser, origin, collector, scenario) {
   page.on('console', (m) => {
     if (m.type() === 'error') errors.push(m.text());
   });
+  // Every OTLP request the page sends (as seen by the browser's network stack).
+  const requests = [];
+  page.on('request', (r) => {
+    if (r.method() !== 'POST' || !r.url().startsWith(collector.otlpUrl)) return;
+    const body = r.postData() || '';
+    requests.push({ at: Date.now(), bytes: Buffer.byteLength(body), body });
+  });
   const url = `${origin}/index.html?scenario=${scenario}&otlp=${encodeURIComponent(collector.otlpUrl)}`;
   await page.goto(url);
   await page.waitForFunction(() => document.title === 'ready' && window.app);
-  return { ctx, page, errors, url };
+  return { ctx, page, errors, url, requests };
 }
 
 /** Describes spans for the report. */
@@ -390,4 +398,3 @@ export function describe(spans, t0 = 0) {
     .join('\n');
 }
 
-export { mkdirSync };
