@@ -29,11 +29,19 @@ func benchRequest(n uint64, open bool) ptrace.Traces {
 	return traces(specs...)
 }
 
+// benchRootEnd is the final version of benchRequest's open root: it releases the trace.
+func benchRootEnd(n uint64) ptrace.Traces {
+	var trace pcommon.TraceID
+	binary.BigEndian.PutUint64(trace[:8], n+1)
+	return traces(spanSpec{trace: trace, id: rootID, name: "page.session", start: t0, end: t0.Add(time.Second)})
+}
+
 // BenchmarkConsumeTraces measures requests through the processor from 64 concurrent
 // callers: pass-through (nothing open: no disk) and journaled (every request holds an
-// open span and its children: one group-committed fsync shared by concurrent callers).
+// open span and its children: one group-committed fsync shared by concurrent callers),
+// and held-and-released (then the root's end releases the trace downstream).
 func BenchmarkConsumeTraces(b *testing.B) {
-	for _, mode := range []string{"passthrough", "journaled"} {
+	for _, mode := range []string{"passthrough", "journaled", "held-and-released"} {
 		b.Run(mode, func(b *testing.B) {
 			h := newHarnessWith(b, b.TempDir(), &manualClock{now: t0}, nil, consumertest.NewNop())
 			var seq atomic.Uint64
@@ -41,15 +49,22 @@ func BenchmarkConsumeTraces(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					if err := h.proc.ConsumeTraces(context.Background(), benchRequest(seq.Add(1), mode == "journaled")); err != nil {
+					n := seq.Add(1)
+					if err := h.proc.ConsumeTraces(context.Background(), benchRequest(n, mode != "passthrough")); err != nil {
 						b.Error(err)
 						return
+					}
+					if mode == "held-and-released" {
+						if err := h.proc.ConsumeTraces(context.Background(), benchRootEnd(n)); err != nil {
+							b.Error(err)
+							return
+						}
 					}
 				}
 			})
 			b.StopTimer()
 			spans := float64(b.N * 10)
-			if mode == "journaled" {
+			if mode != "passthrough" {
 				spans = float64(b.N * 11)
 			}
 			b.ReportMetric(spans/b.Elapsed().Seconds(), "spans/s")

@@ -57,6 +57,10 @@ type item struct {
 	pass bool
 	// mark, when set, is applied to the copy of a passed-through span.
 	mark func(ptrace.Span)
+
+	// req and pos locate the span in its request's wire bytes, for its stored payload.
+	req *requestPayloads
+	pos [3]int
 }
 
 type ingestResult struct {
@@ -103,6 +107,7 @@ func (r *ingestResult) receive(outcome string) {
 // are dropped here, each alone, and counted by reason.
 func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, map[string]int) {
 	items := make([]item, 0, td.SpanCount())
+	req := &requestPayloads{td: td}
 	var drops map[string]int
 	drop := func(reason string, it *item) {
 		if drops == nil {
@@ -119,7 +124,8 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 			ss := rs.ScopeSpans().At(j)
 			for k := 0; k < ss.Spans().Len(); k++ {
 				span := ss.Spans().At(k)
-				it := item{rs: rs, ss: ss, span: span, traceID: span.TraceID(), spanID: span.SpanID(), open: span.EndTimestamp() == 0}
+				it := item{rs: rs, ss: ss, span: span, traceID: span.TraceID(), spanID: span.SpanID(), open: span.EndTimestamp() == 0,
+					req: req, pos: [3]int{i, j, k}}
 				switch {
 				case it.traceID.IsEmpty() || it.spanID.IsEmpty():
 					drop(dropInvalidID, &it)
@@ -355,7 +361,13 @@ func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrac
 // newSpan builds the journal entry of an incoming span; edit, when set, changes the
 // stored copy.
 func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, edit func(ptrace.Span), res *ingestResult) (*spanjournal.Span, bool) {
-	payload, err := encodePayload(it.rs, it.ss, it.span, edit)
+	var payload []byte
+	var err error
+	if edit == nil {
+		payload, err = it.req.payload(it.pos[0], it.pos[1], it.pos[2])
+	} else {
+		payload, err = encodePayload(it.rs, it.ss, it.span, edit)
+	}
 	if err != nil {
 		res.drop(dropUnencodable)
 		p.logger.Warn("Dropped a span that could not be encoded", zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.Error(err))

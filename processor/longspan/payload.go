@@ -76,27 +76,39 @@ func decodePayload(b []byte) (ptrace.Traces, ptrace.Span, error) {
 	return td, td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0), nil
 }
 
-// batch gathers decoded spans into one TracesData for one ConsumeTraces call.
-type batch struct {
-	td ptrace.Traces
-}
-
-func newBatch() *batch { return &batch{td: ptrace.NewTraces()} }
-
-// add appends a stored span; edit, when not nil, may change the span first.
-func (b *batch) add(s *spanjournal.Span, edit func(ptrace.Span)) error {
-	td, span, err := decodePayload(s.Payload)
-	if err != nil {
-		return fmt.Errorf("span %s/%s: %w", s.TraceID, s.SpanID, err)
+// decodeSpans decodes stored spans into one request, in order, and lets edit change
+// span i. All payloads are decoded with one unmarshal (concatPayloads); should that
+// fail, each is decoded alone and the undecodable ones are reported and left out, so
+// one bad payload cannot hold back the rest of a release forever.
+func decodeSpans(spans []*spanjournal.Span, edit func(i int, span ptrace.Span)) (ptrace.Traces, []error) {
+	payloads := make([][]byte, len(spans))
+	for i, s := range spans {
+		payloads[i] = s.Payload
 	}
-	if edit != nil {
-		edit(span)
+	td, err := concatPayloads(payloads)
+	if err == nil && td.ResourceSpans().Len() == len(spans) && td.SpanCount() == len(spans) {
+		for i := 0; i < len(spans); i++ {
+			if edit != nil {
+				edit(i, td.ResourceSpans().At(i).ScopeSpans().At(0).Spans().At(0))
+			}
+		}
+		return td, nil
 	}
-	td.ResourceSpans().MoveAndAppendTo(b.td.ResourceSpans())
-	return nil
+	var errs []error
+	td = ptrace.NewTraces()
+	for i, s := range spans {
+		one, span, err := decodePayload(s.Payload)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("span %s/%s: %w", s.TraceID, s.SpanID, err))
+			continue
+		}
+		if edit != nil {
+			edit(i, span)
+		}
+		one.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	return td, errs
 }
-
-func (b *batch) len() int { return b.td.ResourceSpans().Len() }
 
 func setTime(attrs pcommon.Map, key string, t time.Time) {
 	attrs.PutInt(key, t.UnixNano())

@@ -4,6 +4,9 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
@@ -119,10 +122,7 @@ func (p *longspanProcessor) expire(tx *spanjournal.Tx, t *spanjournal.Trace, now
 // and is retried with backoff; nothing acknowledged is dropped.
 func (p *longspanProcessor) deliver(ctx context.Context, batches []*spanjournal.Released, now time.Time) {
 	for _, r := range batches {
-		td, err := p.releasedTraces(r)
-		if err == nil {
-			err = p.next.ConsumeTraces(ctx, td)
-		}
+		err := p.next.ConsumeTraces(ctx, p.releasedTraces(r))
 		n := int64(len(r.Spans))
 		attempt := 0
 		_ = p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
@@ -155,18 +155,26 @@ func (p *longspanProcessor) deliver(ctx context.Context, batches []*spanjournal.
 // releasedTraces builds the request for one released batch. Spans of an early
 // release are marked; everything else leaves as it is stored (client spans unchanged,
 // reconciled spans as reconciled).
-func (p *longspanProcessor) releasedTraces(r *spanjournal.Released) (ptrace.Traces, error) {
-	b := newBatch()
-	var edit func(ptrace.Span)
+func (p *longspanProcessor) releasedTraces(r *spanjournal.Released) ptrace.Traces {
+	var edit func(int, ptrace.Span)
 	if r.Early {
-		edit = func(span ptrace.Span) { span.Attributes().PutStr(attrState, stateReleasedEarly) }
+		edit = func(_ int, span ptrace.Span) { span.Attributes().PutStr(attrState, stateReleasedEarly) }
 	}
-	for _, s := range r.Spans {
-		if err := b.add(s, edit); err != nil {
-			return b.td, err
-		}
+	td, errs := decodeSpans(r.Spans, edit)
+	p.reportUndecodable(errs)
+	return td
+}
+
+// reportUndecodable logs and counts stored spans that could not be decoded. Only a
+// payload damaged after its journal checksum was verified gets here.
+func (p *longspanProcessor) reportUndecodable(errs []error) {
+	if len(errs) == 0 {
+		return
 	}
-	return b.td, nil
+	p.telemetry.LongspanSpansDropped.Add(context.Background(), int64(len(errs)), metric.WithAttributes(attribute.String("reason", dropUnencodable)))
+	for _, err := range errs {
+		p.logger.Error("Dropped a stored span that could not be decoded", zap.Error(err))
+	}
 }
 
 func (p *longspanProcessor) backoff(attempts int) time.Duration {
@@ -183,30 +191,31 @@ func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []snapshotO
 	for len(snaps) > 0 {
 		chunk := snaps[:min(len(snaps), snapshotChunk)]
 		snaps = snaps[len(chunk):]
-		b := newBatch()
-		for _, sn := range chunk {
-			err := b.add(sn.span, func(span ptrace.Span) {
-				span.SetEndTimestamp(timestamp(now))
-				attrs := span.Attributes()
-				attrs.PutStr(attrState, stateSnapshot)
-				attrs.PutInt(attrSnapshotSeq, int64(sn.seq))
-				setTime(attrs, attrLastSeen, sn.lastSeen)
-				if sn.span.Source != "" {
-					attrs.PutStr(attrSource, sn.span.Source)
-				}
-			})
-			if err != nil {
-				p.logger.Error("Could not decode a stored span for its snapshot", zap.Error(err))
+		spans := make([]*spanjournal.Span, len(chunk))
+		for i, sn := range chunk {
+			spans[i] = sn.span
+		}
+		td, errs := decodeSpans(spans, func(i int, span ptrace.Span) {
+			sn := chunk[i]
+			span.SetEndTimestamp(timestamp(now))
+			attrs := span.Attributes()
+			attrs.PutStr(attrState, stateSnapshot)
+			attrs.PutInt(attrSnapshotSeq, int64(sn.seq))
+			setTime(attrs, attrLastSeen, sn.lastSeen)
+			if sn.span.Source != "" {
+				attrs.PutStr(attrSource, sn.span.Source)
 			}
-		}
-		if b.len() == 0 {
+		})
+		p.reportUndecodable(errs)
+		n := td.SpanCount()
+		if n == 0 {
 			continue
 		}
-		if err := p.next.ConsumeTraces(ctx, b.td); err != nil {
+		if err := p.next.ConsumeTraces(ctx, td); err != nil {
 			p.logger.Warn("The next consumer refused snapshot spans; they are not retried (the next round replaces them)",
-				zap.Int("spans", b.len()), zap.Error(err))
+				zap.Int("spans", n), zap.Error(err))
 			continue
 		}
-		p.telemetry.LongspanSnapshotsEmitted.Add(ctx, int64(b.len()))
+		p.telemetry.LongspanSnapshotsEmitted.Add(ctx, int64(n))
 	}
 }
