@@ -2,11 +2,12 @@
 #
 #   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
 #   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
-#   make test       lint + unit/component tests (-race) + build + e2e + browser tests
+#   make test       lint + unit (-race) + build + e2e + browser + testbed-quick
 #   make lint       go vet + gofmt check
 #   make unit       go test -race ./...
 #   make e2e        build, then the end-to-end test against the binary (-tags e2e)
 #   make browser    web client unit tests + five scenarios in headless Chromium
+#   make testbed    full testbed run vs the stock pipeline (~20 min); testbed-quick: ~4 min
 #   make validate   build, then `otelcol-longspan validate` every config in config/
 #   make generate   mdatagen for our components
 #   make tools      install pinned tools into .tools/bin
@@ -52,12 +53,12 @@ MDATAGEN_DIRS := processor/longspan extension/spanjournal
 
 FORCE:
 
-.PHONY: all build run test lint vet fmt-check fmt unit e2e browser validate generate tools clean distclean env help
+.PHONY: all build run test lint vet fmt-check fmt unit e2e browser testbed testbed-quick validate generate tools clean distclean env help
 
 all: test
 
 help:
-	@sed -n '2,16p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,17p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 env:
 	@echo "go:         $$($(GO) version)"
@@ -131,8 +132,18 @@ e2e: $(BINARY)
 browser: $(BINARY)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) test/browser/run.sh
 
+# The testbed (testbed/README.md): the built distribution against the same distribution
+# without longspan, as separate processes. testbed-quick asserts the zero-loss and
+# completeness invariants only (never timings); testbed is the full measured run.
+TESTBED_TIMEOUT ?= 15m
+testbed: $(BINARY)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) $(GO) run ./testbed/cmd/testbed -full
+
+testbed-quick: $(BINARY)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPAN_TESTBED=1 $(GO) test -count=1 -timeout $(TESTBED_TIMEOUT) -v -run TestQuick ./testbed/
+
 # Runs every step even after a failure, then prints one summary line and fails if any failed.
-TEST_STEPS := lint unit build validate e2e browser
+TEST_STEPS := lint unit build validate e2e browser testbed-quick
 test:
 	@start=$$(date +%s); failed=""; summary=""; \
 	 for step in $(TEST_STEPS); do \

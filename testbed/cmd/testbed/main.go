@@ -1,0 +1,65 @@
+// Command testbed runs the otelcol-longspan testbed (issue #6): the built distribution
+// with and without longspan, side by side. See testbed/RESULTS.md.
+//
+//	go run ./testbed/cmd/testbed -quick     # reduced run, a few minutes
+//	go run ./testbed/cmd/testbed -full      # everything (make testbed)
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/otelcol-longspan/otelcol-longspan/testbed"
+)
+
+func main() {
+	if os.Getenv("TESTBED_ROLE") == "mockbackend" {
+		if err := testbed.RunMockBackend(os.Getenv("TESTBED_BACKEND_GRPC"), os.Getenv("TESTBED_BACKEND_HTTP")); err != nil {
+			fmt.Fprintln(os.Stderr, "mockbackend:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	quick := flag.Bool("quick", false, "reduced run (the one make testbed-quick / make test use)")
+	full := flag.Bool("full", false, "full run (default)")
+	out := flag.String("out", "testbed/results", "directory for latest.json")
+	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload")
+	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
+	flag.Parse()
+	_ = full
+	o := testbed.FullOptions()
+	if *quick {
+		o = testbed.QuickOptions()
+	}
+	o.Bin = os.Getenv("LONGSPAN_BINARY")
+	if o.Bin == "" {
+		o.Bin = "_build/otelcol-longspan"
+	}
+	o.OutDir, o.WorkDir = *out, *work
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		testbed.KillAll()
+		os.Exit(130)
+	}()
+	res, err := testbed.Run(o)
+	if res != nil {
+		testbed.PrintTable(os.Stdout, res)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "testbed:", err)
+		os.Exit(2)
+	}
+	if f := res.Failed(); len(f) > 0 {
+		fmt.Fprintf(os.Stderr, "testbed: %d invariant(s) failed\n", len(f))
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,349 @@
+package testbed
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+)
+
+// Retry says how a send retries retryable refusals (gRPC UNAVAILABLE /
+// RESOURCE_EXHAUSTED, HTTP 429/503, connection errors, timeouts).
+type Retry struct {
+	MaxElapsed time.Duration // 0: a single attempt
+	Initial    time.Duration
+	Max        time.Duration
+}
+
+// SendResult is the outcome of one logical send (all attempts).
+type SendResult struct {
+	Acked    bool
+	Attempts int
+	Refused  int           // attempts answered with a retryable refusal (503/UNAVAILABLE...)
+	ConnErrs int           // attempts that failed without an answer (collector down, timeout)
+	Latency  time.Duration // of the successful attempt
+	Err      error
+}
+
+// Sender sends OTLP over gRPC and HTTP to one collector.
+type Sender struct {
+	conn   *grpc.ClientConn
+	traces ptraceotlp.GRPCClient
+	logs   plogotlp.GRPCClient
+	url    string
+	hc     *http.Client
+	// Timeout of one attempt.
+	Timeout time.Duration
+}
+
+func NewSender(grpcAddr, httpAddr string) (*Sender, error) {
+	conn, err := grpc.NewClient(grpcAddr,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+	if err != nil {
+		return nil, err
+	}
+	return &Sender{
+		conn: conn, traces: ptraceotlp.NewGRPCClient(conn), logs: plogotlp.NewGRPCClient(conn),
+		url: "http://" + httpAddr,
+		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256},
+			Timeout: 30 * time.Second},
+		Timeout: 15 * time.Second,
+	}, nil
+}
+
+func (s *Sender) Close() { _ = s.conn.Close() }
+
+var errPermanent = errors.New("permanent")
+
+func grpcOutcome(err error) (refused, retry bool) {
+	switch status.Code(err) {
+	case codes.Unavailable:
+		// The OTLP receiver maps the processor's retryable error to UNAVAILABLE; a dead
+		// collector is also UNAVAILABLE (connection refused). Tell them apart by message.
+		st, _ := status.FromError(err)
+		msg := st.Message()
+		conn := bytes.Contains([]byte(msg), []byte("connection")) || bytes.Contains([]byte(msg), []byte("transport"))
+		return !conn, true
+	case codes.ResourceExhausted:
+		return true, true
+	case codes.DeadlineExceeded, codes.Canceled, codes.Aborted, codes.Internal, codes.Unknown:
+		return false, true
+	}
+	return false, false
+}
+
+func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bool) (refused, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	if !useHTTP {
+		_, err = s.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+		if err == nil {
+			return false, false, nil
+		}
+		refused, retry = grpcOutcome(err)
+		return refused, retry, err
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		return false, false, err
+	}
+	return s.postHTTP(ctx, "/v1/traces", body)
+}
+
+func (s *Sender) attemptLogs(ctx context.Context, ld plog.Logs) (refused, retry bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	_, err = s.logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
+	if err == nil {
+		return false, false, nil
+	}
+	refused, retry = grpcOutcome(err)
+	return refused, retry, err
+}
+
+func (s *Sender) postHTTP(ctx context.Context, path string, body []byte) (refused, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, bytes.NewReader(body))
+	if err != nil {
+		return false, false, err
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	resp, err := s.hc.Do(req)
+	if err != nil {
+		return false, true, err
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	_ = resp.Body.Close()
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return false, false, nil
+	case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests:
+		return true, true, fmt.Errorf("http %d", resp.StatusCode)
+	case resp.StatusCode >= 500:
+		return false, true, fmt.Errorf("http %d", resp.StatusCode)
+	}
+	return false, false, fmt.Errorf("%w: http %d", errPermanent, resp.StatusCode)
+}
+
+func (s *Sender) withRetry(ctx context.Context, r Retry, attempt func() (bool, bool, error)) SendResult {
+	var res SendResult
+	start := time.Now()
+	backoff := r.Initial
+	if backoff == 0 {
+		backoff = 50 * time.Millisecond
+	}
+	maxB := r.Max
+	if maxB == 0 {
+		maxB = time.Second
+	}
+	for {
+		res.Attempts++
+		t0 := time.Now()
+		refused, retry, err := attempt()
+		if err == nil {
+			res.Acked, res.Latency, res.Err = true, time.Since(t0), nil
+			return res
+		}
+		res.Err = err
+		if refused {
+			res.Refused++
+		} else {
+			res.ConnErrs++
+		}
+		if !retry || time.Since(start)+backoff > r.MaxElapsed || ctx.Err() != nil {
+			return res
+		}
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return res
+		}
+		backoff *= 2
+		if backoff > maxB {
+			backoff = maxB
+		}
+	}
+}
+
+// SendTraces sends td (gRPC or HTTP/protobuf) with retries.
+func (s *Sender) SendTraces(ctx context.Context, td ptrace.Traces, useHTTP bool, r Retry) SendResult {
+	return s.withRetry(ctx, r, func() (bool, bool, error) { return s.attemptTraces(ctx, td, useHTTP) })
+}
+
+// SendLogs sends ld over gRPC with retries.
+func (s *Sender) SendLogs(ctx context.Context, ld plog.Logs, r Retry) SendResult {
+	return s.withRetry(ctx, r, func() (bool, bool, error) { return s.attemptLogs(ctx, ld) })
+}
+
+// ---------------------------------------------------------------- ids and the ledger
+
+// IDGen hands out unique trace and span ids (a counter, so runs are reproducible).
+type IDGen struct {
+	prefix uint32
+	n      atomic.Uint64
+}
+
+func NewIDGen(prefix uint32) *IDGen { return &IDGen{prefix: prefix} }
+
+func (g *IDGen) Trace() [16]byte {
+	v := g.n.Add(1)
+	var t [16]byte
+	putU32(t[0:], g.prefix)
+	putU64(t[8:], v)
+	t[4] = byte(v * 2654435761 >> 24) // spread the hash input a little
+	return t
+}
+
+func (g *IDGen) Span() [8]byte {
+	v := g.n.Add(1)
+	var s [8]byte
+	putU64(s[:], v|uint64(g.prefix)<<44)
+	return s
+}
+
+func putU32(b []byte, v uint32) {
+	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+}
+func putU64(b []byte, v uint64) {
+	for i := 0; i < 8; i++ {
+		b[i] = byte(v >> (56 - 8*i))
+	}
+}
+
+// Ledger records which spans the collector acknowledged, with where they came from.
+type Ledger struct {
+	mu    sync.Mutex
+	acked map[SpanKey]uint8
+}
+
+// Ledger tags.
+const (
+	TagBulk uint8 = iota + 1
+	TagSessionRoot
+	TagSessionChild
+)
+
+var tagNames = map[uint8]string{TagBulk: "bulk", TagSessionRoot: "session_root", TagSessionChild: "session_child"}
+
+func NewLedger() *Ledger { return &Ledger{acked: map[SpanKey]uint8{}} }
+
+func (l *Ledger) AddTraces(td ptrace.Traces) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	eachSpan(td, func(s ptrace.Span) { l.acked[keyOf(s)] = TagBulk })
+}
+
+func (l *Ledger) Add(k SpanKey, tag uint8) {
+	l.mu.Lock()
+	l.acked[k] = tag
+	l.mu.Unlock()
+}
+
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.acked)
+}
+
+func (l *Ledger) Tag(k SpanKey) uint8 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.acked[k]
+}
+
+func (l *Ledger) Keys() []SpanKey {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]SpanKey, 0, len(l.acked))
+	for k := range l.acked {
+		out = append(out, k)
+	}
+	return out
+}
+
+func eachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				fn(spans.At(k))
+			}
+		}
+	}
+}
+
+// LossReport compares acknowledged spans with what the backend received.
+type LossReport struct {
+	Acked          int `json:"acked_spans"`
+	Missing        int `json:"missing_acked_spans"`
+	Duplicates     int `json:"duplicate_deliveries"`
+	SpansDuplicate int `json:"spans_delivered_more_than_once"`
+	Superseding    int `json:"superseding_deliveries"`
+	BackendSpans   int `json:"backend_spans_non_snapshot"`
+}
+
+// CompareLoss: every acked span must be at the backend at least once as a non-snapshot
+// (plain, reconciled, superseding, released_early). Extra copies are duplicates;
+// a superseding copy after a reconciled one is by design and counted apart.
+func CompareLoss(l *Ledger, recs []Rec) (LossReport, []SpanKey) {
+	count := map[SpanKey]int{}
+	var rep LossReport
+	for _, r := range recs {
+		if r.State == StateSnapshot {
+			continue
+		}
+		rep.BackendSpans++
+		if r.State == StateSuperseding {
+			rep.Superseding++
+			continue
+		}
+		count[r.Key]++
+	}
+	for _, n := range count {
+		if n > 1 {
+			rep.Duplicates += n - 1
+			rep.SpansDuplicate++
+		}
+	}
+	var missing []SpanKey
+	for _, k := range l.Keys() {
+		rep.Acked++
+		if count[k] == 0 {
+			// a superseding copy also delivers the span
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sup := map[SpanKey]bool{}
+		for _, r := range recs {
+			if r.State == StateSuperseding {
+				sup[r.Key] = true
+			}
+		}
+		kept := missing[:0]
+		for _, k := range missing {
+			if !sup[k] {
+				kept = append(kept, k)
+			}
+		}
+		missing = kept
+	}
+	rep.Missing = len(missing)
+	return rep, missing
+}

@@ -1,0 +1,136 @@
+package testbed
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// PrintTable writes the results as plain-text tables (the same figures as latest.json).
+func PrintTable(w io.Writer, res *Results) {
+	m := res.Machine
+	fmt.Fprintf(w, "\notelcol-longspan testbed — %s run, %s\nmachine: %d cores, %.1f GiB, %s, %s, %s\n",
+		res.Run, m.Date, m.Cores, m.MemoryGiB, m.CPU, m.GoVersion, m.OS)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	row := func(cells ...any) {
+		s := make([]string, len(cells))
+		for i, c := range cells {
+			s[i] = fmt.Sprint(c)
+		}
+		fmt.Fprintln(tw, strings.Join(s, "\t"))
+	}
+	hdr := func(title string) {
+		tw.Flush()
+		fmt.Fprintf(w, "\n## %s\n", title)
+		row("figure", "baseline", "longspan")
+	}
+	if c := res.Completeness; c != nil {
+		b, l := c.Baseline, c.Longspan
+		hdr(fmt.Sprintf("1. completeness (tail_sampling probabilistic %.0f%%, %d sessions)", l.SamplePercent, l.Sessions))
+		row("root visible at all (any form) %", b.RootVisiblePct, l.RootVisiblePct)
+		row("root visible as finished span %", b.RootFinalPct, l.RootFinalPct)
+		row("root first visible p50 (s after start)", b.RootVisibleP50Sec, l.RootVisibleP50Sec)
+		row("kept traces", b.Kept, l.Kept)
+		row("kept traces with root %", b.KeptWithRootPct, l.KeptWithRootPct)
+		row("kept traces complete %", b.KeptCompletePct, l.KeptCompletePct)
+		row("kept traces kept in part", b.KeptPartial, l.KeptPartial)
+		row("kept traces split over batches", b.SplitTraces, l.SplitTraces)
+		row("spans arriving after the decision", b.LateSpans, l.LateSpans)
+		row("superseding roots", b.Superseding, l.Superseding)
+		row("reconciled roots by reason", fmt.Sprint(b.Reconciled), fmt.Sprint(l.Reconciled))
+		row("false reconciliations", b.FalseReconciled, l.FalseReconciled)
+		row("snapshot spans (live branch)", b.Snapshots, l.Snapshots)
+		for _, k := range AllKinds {
+			bk, lk := b.ByKind[k], l.ByKind[k]
+			row(fmt.Sprintf("  %s: root visible %% / kept complete %%", k),
+				fmt.Sprintf("%.0f / %.0f (n=%d)", bk.RootVisiblePct, bk.KeptCompletePct, bk.Sessions),
+				fmt.Sprintf("%.0f / %.0f (n=%d)", lk.RootVisiblePct, lk.KeptCompletePct, lk.Sessions))
+		}
+	}
+	if t := res.Throughput; t != nil {
+		for _, x := range []struct {
+			name string
+			w    WorkloadThroughput
+		}{{"pass-through", t.PassThrough}, {"journaled", t.Journaled}} {
+			hdr(fmt.Sprintf("2. throughput, %s workload (%d rounds × %.0fs, %d clients, medians)", x.name, x.w.Rounds, x.w.MeasureSecs, x.w.Workers))
+			b, l := x.w.Baseline, x.w.Longspan
+			row("accepted spans/s", b.SpansPerSec, l.SpansPerSec)
+			row("  rounds", roundsOf(b.Rounds), roundsOf(l.Rounds))
+			row("collector CPU-s per million spans", b.CPUSecPerMSpan, l.CPUSecPerMSpan)
+			row("peak RSS MB", b.PeakRSSMB, l.PeakRSSMB)
+			row(fmt.Sprintf("p50 / p99 ack ms at half load (%.0f spans/s)", b.HalfLoadRate), fmt.Sprintf("%.2f / %.2f", b.P50AckMs, b.P99AckMs), fmt.Sprintf("%.2f / %.2f", l.P50AckMs, l.P99AckMs))
+			if nr := x.w.LongspanNoRouting; nr != nil {
+				row("  diagnostic: longspan w/o snapshot routing spans/s", "", fmt.Sprintf("%.0f (CPU-s/M %.2f)", nr.SpansPerSec, nr.CPUSecPerMSpan))
+			}
+			row("longspan / baseline throughput", "", fmt.Sprintf("%.1f%% (target %.0f%%: %s)", x.w.RatioPct, x.w.TargetPct, met(x.w.TargetMet)))
+		}
+	}
+	if c := res.CrashLoop; c != nil {
+		b, l := c.Baseline, c.Longspan
+		hdr("3. crash loop (kill -9 at random moments under steady load)")
+		row("kills", b.Kills, l.Kills)
+		row("acknowledged spans", b.Loss.Acked, l.Loss.Acked)
+		row("acknowledged spans missing at backend", b.Loss.Missing, l.Loss.Missing)
+		row("missing by origin", fmt.Sprint(b.MissingByOrigin), fmt.Sprint(l.MissingByOrigin))
+		row("duplicate deliveries (% of acked)", fmt.Sprintf("%d (%.2f%%)", b.Loss.Duplicates, b.DuplicatePct), fmt.Sprintf("%d (%.2f%%)", l.Loss.Duplicates, l.DuplicatePct))
+		row("superseding deliveries", b.Loss.Superseding, l.Loss.Superseding)
+		row("spans re-sent after restart (metric, approx.)", b.ResentApprox, l.ResentApprox)
+		row("restart to ready p50 / max s", fmt.Sprintf("%.2f / %.2f", b.RestartP50Sec, b.RestartMaxSec), fmt.Sprintf("%.2f / %.2f", l.RestartP50Sec, l.RestartMaxSec))
+		row("client attempts refused or failed (retried)", b.ClientRetries, l.ClientRetries)
+		row("requests never acknowledged (not counted)", b.Unacked, l.Unacked)
+	}
+	if rc := res.Recovery; rc != nil {
+		hdr(fmt.Sprintf("4. recovery (%d open spans journaled, kill -9, restart)", rc.OpenSpans))
+		row("open spans acknowledged", "-", rc.Acked)
+		row("ingest open spans/s", "-", rc.IngestSpansPerSec)
+		row("journal on disk MB", "-", rc.JournalMB)
+		row("RSS before kill MB", "-", rc.RSSBeforeKillMB)
+		row("start to ready s", rc.BaselineReadySec, rc.ReadySec)
+		row("open spans after recovery", "-", rc.RecoveredOpen)
+		row("RSS after recovery / peak MB", "-", fmt.Sprintf("%.0f / %.0f", rc.RSSAfterMB, rc.PeakRSSAfterMB))
+		row("target <= 10 s for 1M", "", met(rc.TargetMet && rc.Acked >= 1000000))
+	}
+	if o := res.Overload; o != nil {
+		b, l := o.Baseline, o.Longspan
+		hdr(fmt.Sprintf("5. overload (10 × max_open_spans = %d open spans offered)", 10*l.MaxOpenSpans))
+		row("open spans acknowledged", b.Acked, l.Acked)
+		row("requests refused, retryable (spans)", fmt.Sprintf("%d (%d)", b.RefusedRequests, b.RefusedSpans), fmt.Sprintf("%d (%d)", l.RefusedRequests, l.RefusedSpans))
+		row("other failures", b.OtherFailures, l.OtherFailures)
+		row("collector metric requests_refused", b.CollectorRefused, l.CollectorRefused)
+		row("RSS idle -> peak MB", fmt.Sprintf("%.0f -> %.0f", b.IdleRSSMB, b.PeakRSSMB), fmt.Sprintf("%.0f -> %.0f", l.IdleRSSMB, l.PeakRSSMB))
+		row("acknowledged missing at backend", b.Missing, l.Missing)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\n## invariants\n")
+	for _, c := range res.Checks {
+		fmt.Fprintf(w, "  [%s] %s — %s\n", okStr(c.OK), c.Name, c.Detail)
+	}
+	fmt.Fprintf(w, "\n## targets (measured, not asserted)\n")
+	for _, c := range res.Targets {
+		fmt.Fprintf(w, "  [%s] %s — %s\n", met(c.OK), c.Name, c.Detail)
+	}
+	fmt.Fprintf(w, "\ntotal %.0fs\n", res.DurationSec)
+}
+
+func roundsOf(rs []RoundFigures) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = fmt.Sprintf("%.0f", r.SpansPerSec)
+	}
+	return strings.Join(s, ", ")
+}
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
+}
+
+func okStr(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAIL"
+}
