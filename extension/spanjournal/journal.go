@@ -304,15 +304,15 @@ func (j *Journal) apply(r wal.Record) error {
 		if err != nil {
 			return err
 		}
-		t := j.st.traces[op.trace]
+		t := j.st.traces[op.TraceID]
 		if t == nil {
 			// Released twice (a checkpoint restated the batch): nothing held is left.
-			if op.batch >= j.st.nextBatch {
-				j.st.nextBatch = op.batch + 1
+			if op.Batch >= j.st.nextBatch {
+				j.st.nextBatch = op.Batch + 1
 			}
 			return nil
 		}
-		j.st.release(t, op.spans, op.batch, op.at, op.early)
+		j.st.release(t, op.spans, op.Batch, op.At, op.Early)
 	case recForget:
 		id, batch, err := decodeForget(d)
 		if err != nil {

@@ -90,35 +90,43 @@ func spanRecord(s *Span) wal.Record {
 	return wal.Record{Type: recSpan, Data: encodeSpan(make([]byte, 0, 96+len(s.Name)+len(s.Payload)), s)}
 }
 
-func releaseRecord(r *Released) wal.Record {
-	b := make([]byte, 0, 40+8*len(r.Spans))
+// appendReleaseHeader encodes what recRelease and recReleasedBatch share: the trace,
+// the batch, when and how it was released, and how many spans follow.
+func appendReleaseHeader(b []byte, r *Released) []byte {
 	b = append(b, r.TraceID[:]...)
 	b = binary.AppendUvarint(b, r.Batch)
 	b = appendTime(b, r.At)
 	b = appendBool(b, r.Early)
-	b = binary.AppendUvarint(b, uint64(len(r.Spans)))
+	return binary.AppendUvarint(b, uint64(len(r.Spans)))
+}
+
+// decodeReleaseHeader reads what appendReleaseHeader wrote; n is the span count, checked
+// against what is left at minSpan bytes per span.
+func decodeReleaseHeader(d *decoder, r *Released, minSpan int) (n int) {
+	d.bytes(r.TraceID[:])
+	r.Batch = d.uvarint()
+	r.At = d.time()
+	r.Early = d.bool()
+	return d.count(minSpan)
+}
+
+func releaseRecord(r *Released) wal.Record {
+	b := appendReleaseHeader(make([]byte, 0, 40+8*len(r.Spans)), r)
 	for _, s := range r.Spans {
 		b = append(b, s.SpanID[:]...)
 	}
 	return wal.Record{Type: recRelease, Data: b}
 }
 
+// releaseOp is a decoded recRelease: the batch header and the ids of its spans.
 type releaseOp struct {
-	trace pcommon.TraceID
-	batch uint64
-	at    time.Time
-	early bool
+	Released
 	spans []pcommon.SpanID
 }
 
 func decodeRelease(d *decoder) (releaseOp, error) {
 	var op releaseOp
-	d.bytes(op.trace[:])
-	op.batch = d.uvarint()
-	op.at = d.time()
-	op.early = d.bool()
-	n := d.count(8)
-	op.spans = make([]pcommon.SpanID, n)
+	op.spans = make([]pcommon.SpanID, decodeReleaseHeader(d, &op.Released, 8))
 	for i := range op.spans {
 		d.bytes(op.spans[i][:])
 	}
@@ -160,12 +168,7 @@ func checkpointRecord(at time.Time) wal.Record {
 }
 
 func releasedBatchRecord(r *Released) wal.Record {
-	b := make([]byte, 0, 64)
-	b = append(b, r.TraceID[:]...)
-	b = binary.AppendUvarint(b, r.Batch)
-	b = appendTime(b, r.At)
-	b = appendBool(b, r.Early)
-	b = binary.AppendUvarint(b, uint64(len(r.Spans)))
+	b := appendReleaseHeader(make([]byte, 0, 64), r)
 	for _, s := range r.Spans {
 		b = encodeSpan(b, s)
 	}
@@ -174,11 +177,7 @@ func releasedBatchRecord(r *Released) wal.Record {
 
 func decodeReleasedBatch(d *decoder) (*Released, error) {
 	r := &Released{}
-	d.bytes(r.TraceID[:])
-	r.Batch = d.uvarint()
-	r.At = d.time()
-	r.Early = d.bool()
-	n := d.count(40)
+	n := decodeReleaseHeader(d, r, 40)
 	for i := 0; i < n && d.err == nil; i++ {
 		s, err := decodeSpan(d)
 		if err != nil {
