@@ -23,15 +23,21 @@ import (
 	"go.opentelemetry.io/collector/receiver/receivertest"
 )
 
-// fixturesDir is the shared wire samples, beside the repository root.
-const fixturesDir = "../../../shared/fixtures"
+// fixturesDir holds the wire samples: what real clients send, as OTLP/JSON.
+const fixturesDir = "../../testdata/wire"
 
-// readFixture loads one OTLP/JSON wire sample.
-func readFixture(t *testing.T, name string) ptrace.Traces {
+// fixtureBytes loads one wire sample as sent.
+func fixtureBytes(t *testing.T, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
-	require.NoError(t, err, "the wire samples live in ../shared/fixtures beside the repository")
-	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(b)
+	require.NoError(t, err, "the wire samples live in testdata/wire at the repository root")
+	return b
+}
+
+// readFixture loads one OTLP/JSON wire sample of traces.
+func readFixture(t *testing.T, name string) ptrace.Traces {
+	t.Helper()
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces(fixtureBytes(t, name))
 	require.NoError(t, err)
 	return td
 }

@@ -13,7 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Attributes of the partial-span heartbeat log records (DESIGN.md, "What counts as
+// Attributes of the partial-span heartbeat log records (docs/design.md, "What counts as
 // what on input"). G-Research's PartialSpanProcessor (.NET, Python) writes the
 // partial.* names; the python-contrib variant writes span.state and log.body.type.
 const (

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -72,8 +70,7 @@ func (ep otlpEndpoints) post(t *testing.T, path string, body []byte) {
 
 func (ep otlpEndpoints) postFixture(t *testing.T, name string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
-	require.NoError(t, err, "the wire samples live in ../shared/fixtures beside the repository")
+	b := fixtureBytes(t, name)
 	path := "/v1/traces"
 	if bytes.Contains(b, []byte(`"resourceLogs"`)) {
 		path = "/v1/logs"
@@ -139,14 +136,6 @@ func TestEmbraceInterruptionReconcilesOpenChildren(t *testing.T) {
 	assert.Equal(t, seen.UnixNano(), int64(kid.EndTimestamp()))
 }
 
-// heartbeatFixture loads a heartbeat log fixture and returns its raw bytes.
-func heartbeatFixture(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
-	require.NoError(t, err)
-	return b
-}
-
 func TestHeartbeatLogsOpenAndEndTheSpan(t *testing.T) {
 	cases := []struct {
 		name, heartbeat, end string
@@ -185,7 +174,7 @@ func TestHeartbeatLogsOpenAndEndTheSpan(t *testing.T) {
 func TestHeartbeatsThatStopAreReconciledAtTheLastHeartbeat(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h, ep := newInputsHarness(t, t.TempDir(), clk, nil)
-	hb := heartbeatFixture(t, "partial-heartbeat-gresearch.json")
+	hb := fixtureBytes(t, "partial-heartbeat-gresearch.json")
 	ep.post(t, "/v1/logs", hb)
 	last := clk.Advance(5 * time.Second)
 	ep.post(t, "/v1/logs", hb)

@@ -10,7 +10,7 @@ import (
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 )
 
-// Output attributes (DESIGN.md, "Output attributes").
+// Output attributes (docs/design.md, "Output attributes").
 const (
 	attrState       = "longspan.state"
 	attrCloseReason = "longspan.close_reason"

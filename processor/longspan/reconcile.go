@@ -12,7 +12,7 @@ import (
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 )
 
-// Close reasons (DESIGN.md, promise 5).
+// Close reasons (docs/design.md, promise 5).
 const (
 	reasonIdleTimeout      = "idle_timeout"
 	reasonSessionEnded     = "session_ended"
