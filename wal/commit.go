@@ -13,7 +13,7 @@ import (
 // callers wait on the one done channel.
 type batch struct {
 	recs    []Record
-	callers int // Submit/Append calls in this batch
+	callers int // Submit calls in this batch
 
 	// Set by the committer before done is closed.
 	first uint64
@@ -75,28 +75,6 @@ func (l *Log) Submit(recs ...Record) *Pending {
 		return &Pending{err: err}
 	}
 	return &Pending{b: b, end: end}
-}
-
-// Append writes recs and blocks until they are durable per the sync policy,
-// group-committed with concurrent callers. It returns the index of the last
-// record; all of recs get consecutive indexes in the same WriteBatch. If ctx
-// ends first Append returns ctx's error, but the records may still be
-// written. The Data slices must not be modified until Append returns.
-func (l *Log) Append(ctx context.Context, recs ...Record) (last uint64, err error) {
-	if len(recs) == 0 {
-		if l.isClosed() {
-			return 0, ErrClosed
-		}
-		return l.last.Load(), nil
-	}
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	b, end, err := l.enqueue(recs)
-	if err != nil {
-		return 0, err
-	}
-	return b.wait(ctx, end)
 }
 
 // enqueue adds recs to the batch being formed. Only the first caller of a

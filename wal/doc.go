@@ -56,7 +56,7 @@
 //     Hooks.OnRepair is called. Under SyncAlways only records never
 //     acknowledged are cut (unless the disk itself damaged the final batch,
 //     which looks the same).
-//  4. Any other bad record or gap is a start-up error (ErrCorrupt) naming the
+//  4. Any other bad record or gap is a start-up error (ErrCorruptRecord) naming the
 //     segment, index and offset. With Options.TruncateCorrupt the journal is
 //     cut there instead: the segment's remaining bytes go to
 //     NAME.corrupt-<time> and every later segment is renamed to
@@ -68,8 +68,8 @@
 //
 // # Group commit
 //
-// Append and Submit put records on the batch being formed and only the
-// first caller of a batch wakes the committer goroutine. The committer cuts
+// Submit puts records on the batch being formed and only the first
+// caller of a batch wakes the committer goroutine. The committer cuts
 // the batch, assigns consecutive indexes in queue order (so anything
 // submitted earlier gets a lower index), encodes it into one tidwall
 // WriteBatch, and under SyncAlways calls one fsync; then it releases every
@@ -89,7 +89,7 @@
 // survives a kill -9 or panic of the collector, since the kernel still holds
 // the data, but an OS crash or power loss can lose the last seconds of
 // acknowledged records, and because the page cache may reach the disk out of
-// order it can also leave damage before the tail that needs truncate_corrupt.
+// order it can also leave damage before the tail that needs TruncateCorrupt.
 // SyncNever costs no fsync per batch and is for hosts where that risk is
 // acceptable.
 //

@@ -1,6 +1,9 @@
 package wal
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these with %w
 // and add the segment file, index and byte offset an operator needs.
@@ -13,6 +16,14 @@ var (
 	// segments) somewhere other than the torn tail that Open repairs by
 	// itself. Open refuses to start rather than silently drop records.
 	ErrCorrupt = errors.New("wal: journal corrupt")
+
+	// ErrCorruptRecord is the ErrCorrupt of a bad record or of a gap between
+	// segments: damage that Open with Options.TruncateCorrupt cuts off
+	// (errors.Is matches both). The other ErrCorrupt errors, such as
+	// conflicting truncation leftovers, need an operator whatever the
+	// options. An owner that lets operators set TruncateCorrupt tests for
+	// it to tell them how, in its own configuration's terms.
+	ErrCorruptRecord = fmt.Errorf("%w at a record", ErrCorrupt)
 
 	// ErrChecksum means a record's CRC-32C does not match its bytes.
 	ErrChecksum = errors.New("wal: record checksum mismatch")

@@ -120,9 +120,9 @@ func TestWriteErrorReachesEveryWaiter(t *testing.T) {
 			var repairs int
 			l, err := Open(Options{Dir: dir, openStore: f.open, Hooks: Hooks{OnRepair: func(string, int64, string) { repairs++ }}})
 			require.NoError(t, err)
-			defer l.Close()
+			defer func() { require.NoError(t, l.Close()) }()
 			returned := map[uint64]bool{}
-			idx, err := l.Append(context.Background(), testRecord(1))
+			idx, err := submitWait(l, testRecord(1))
 			require.NoError(t, err)
 			returned[idx] = true
 
@@ -153,13 +153,13 @@ func TestWriteErrorReachesEveryWaiter(t *testing.T) {
 			}
 
 			if tc.failOpens > 0 {
-				_, err := l.Append(context.Background(), testRecord(200))
+				_, err := submitWait(l, testRecord(200))
 				require.ErrorIs(t, err, ErrUnavailable)
 				require.ErrorIs(t, err, errInjectedOpen)
 			}
 			// The log was reopened and continues after whatever survived.
 			want := 2 + tc.survivors + 1
-			idx, err = l.Append(context.Background(), testRecord(300))
+			idx, err = submitWait(l, testRecord(300))
 			require.NoError(t, err)
 			require.Equal(t, want, idx)
 			require.False(t, returned[idx], "index %d reused", idx)

@@ -26,13 +26,19 @@ func testRecord(id uint64) Record {
 	return Record{Type: byte(id % 251), Data: testPayload(id, 20+int(id%97))}
 }
 
+// submitWait submits recs and waits until they are durable, as the spanjournal
+// extension writes.
+func submitWait(l *Log, recs ...Record) (uint64, error) {
+	return l.Submit(recs...).Wait(context.Background())
+}
+
 // writeTestLog writes n records (ids 1..n, so id == index) and closes.
 func writeTestLog(t testing.TB, dir string, n int, segSize int) {
 	t.Helper()
 	l, err := Open(Options{Dir: dir, SegmentSize: segSize})
 	require.NoError(t, err)
 	for i := 1; i <= n; i++ {
-		idx, err := l.Append(context.Background(), testRecord(uint64(i)))
+		idx, err := submitWait(l, testRecord(uint64(i)))
 		require.NoError(t, err)
 		require.Equal(t, uint64(i), idx)
 	}

@@ -3,7 +3,6 @@ package wal
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -47,7 +46,7 @@ func parseKillID(data []byte) (uint64, bool) {
 }
 
 // runKillChild is the writer process of TestKill9: killWriters goroutines
-// append forever and print every id once Append has returned it.
+// write forever and print every id once the wait for it has returned.
 func runKillChild() int {
 	round, _ := strconv.ParseUint(os.Getenv(killRoundEnv), 10, 64)
 	l, err := Open(Options{Dir: os.Getenv(killDirEnv), SegmentSize: killSegmentSize, Sync: SyncPolicy(os.Getenv(killSyncEnv))})
@@ -61,13 +60,13 @@ func runKillChild() int {
 		go func() {
 			var line []byte
 			for seq := uint64(0); ; {
-				n := 1 + seq%3 // 1..3 records per Append
+				n := 1 + seq%3 // 1..3 records per Submit
 				recs := make([]Record, n)
 				for i := range recs {
 					recs[i] = killRecord(round<<40 | g<<32 | seq)
 					seq++
 				}
-				if _, err := l.Append(context.Background(), recs...); err != nil {
+				if _, err := submitWait(l, recs...); err != nil {
 					fmt.Fprintln(os.Stderr, "child append:", err)
 					os.Exit(4)
 				}

@@ -19,7 +19,7 @@ func lockDir(dir string) (*os.File, error) {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
+		_ = f.Close() // the flock error below is what the caller needs
 		return nil, fmt.Errorf("%w: %s: %v; stop the other collector or point this one at a different directory", ErrLocked, path, err)
 	}
 	return f, nil

@@ -27,10 +27,9 @@ const (
 // DefaultSegmentSize is tidwall/wal's default segment size (20 MiB).
 const DefaultSegmentSize = 20 << 20
 
-// Hooks receive self-telemetry. All are optional. OnCommit runs on the
+// Hooks receive self-telemetry. Both are optional. OnCommit runs on the
 // committer goroutine, OnRepair inside Open (and inside the reopen after a
-// write error), OnTruncate on the goroutine calling TruncateBefore. They must
-// be fast: a slow OnCommit delays the next batch.
+// write error). They must be fast: a slow OnCommit delays the next batch.
 type Hooks struct {
 	// OnCommit is called once per batch written: records and bytes (on disk,
 	// framing included) in the batch and how long its fsync took (0 under
@@ -39,8 +38,6 @@ type Hooks struct {
 	// OnRepair is called for every cut made at open: the segment, how many
 	// bytes were cut from it and the file the cut bytes were saved to.
 	OnRepair func(segment string, cutBytes int64, savedAs string)
-	// OnTruncate is called after TruncateBefore removed segments.
-	OnTruncate func(segmentsRemoved int, took time.Duration)
 }
 
 // Options configure Open.
@@ -145,7 +142,7 @@ func Open(opts Options) (*Log, error) {
 		done:     make(chan struct{}),
 	}
 	if err := l.openStore(true); err != nil {
-		unlockDir(lock)
+		_ = unlockDir(lock) // the open error is what the caller needs
 		return nil, err
 	}
 	l.cur = &batch{done: make(chan struct{})}
@@ -176,7 +173,7 @@ func (l *Log) openStore(full bool) error {
 	}
 	last, err := st.LastIndex()
 	if err != nil {
-		st.Close()
+		_ = st.Close() // the read error is what the caller needs
 		return fmt.Errorf("wal: reading last index of %s: %w", l.dir, err)
 	}
 	var total int64
@@ -215,13 +212,13 @@ func (l *Log) Size() int64 { return l.size.Load() }
 // goroutine, reading the segment files directly (never concurrently: see
 // tidwall/wal issue #34). It delivers the records up to LastIndex at the
 // time of the call; records appended meanwhile are not delivered. Call it
-// before the first Append/Submit to rebuild state. r.Data aliases a buffer
+// before the first Submit to rebuild state. r.Data aliases a buffer
 // holding the whole segment: copy it if you keep it. Because TruncateBefore
 // drops only whole segments, and a failed batch may have partly survived,
 // Replay can deliver records the owner has already folded into a checkpoint
 // or that were never acknowledged: records must be idempotent.
 // An error from fn stops the replay and is returned as is. fn must not call
-// Replay or TruncateBefore (they share a lock); Append and Submit are fine.
+// Replay or TruncateBefore (they share a lock); Submit is fine.
 func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -236,7 +233,7 @@ func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 	var next uint64
 	for i, s := range segs {
 		if i > 0 && s.index != next {
-			return fmt.Errorf("%w: replay: segment %s should start at index %d", ErrCorrupt, s.path, next)
+			return fmt.Errorf("%w: replay: segment %s should start at index %d", ErrCorruptRecord, s.path, next)
 		}
 		next = s.index
 		if s.index > last {
@@ -250,8 +247,8 @@ func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 			e, n, err := decodeEntry(data[off:])
 			if err != nil {
 				return fmt.Errorf("%w: replay: segment %s: record at index %d (byte offset %d): %w; "+
-					"the file changed after Open verified it: check the disk, then restart with truncate_corrupt: true on the spanjournal extension to cut the journal here",
-					ErrCorrupt, s.path, next, off, err)
+					"the file changed after Open verified it: check the disk; opening with TruncateCorrupt cuts the journal here",
+					ErrCorruptRecord, s.path, next, off, err)
 			}
 			if err := fn(next, e.Record); err != nil {
 				return err
@@ -261,7 +258,7 @@ func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 		}
 	}
 	if len(segs) > 0 && next <= last {
-		return fmt.Errorf("%w: replay: records %d..%d are missing from %s", ErrCorrupt, next, last, l.dir)
+		return fmt.Errorf("%w: replay: records %d..%d are missing from %s", ErrCorruptRecord, next, last, l.dir)
 	}
 	return nil
 }
@@ -278,7 +275,6 @@ func (l *Log) TruncateBefore(idx uint64) (removed int, err error) {
 	}
 	l.truncMu.Lock()
 	defer l.truncMu.Unlock()
-	start := time.Now()
 	segs, err := listSegments(l.dir)
 	if err != nil {
 		return 0, fmt.Errorf("wal: truncate: listing %s: %w", l.dir, err)
@@ -306,9 +302,6 @@ func (l *Log) TruncateBefore(idx uint64) (removed int, err error) {
 	l.size.Add(-freed)
 	if serr := syncDir(l.dir); err == nil && serr != nil {
 		err = fmt.Errorf("wal: truncate: syncing %s: %w", l.dir, serr)
-	}
-	if h := l.opts.Hooks.OnTruncate; h != nil {
-		h(removed, time.Since(start))
 	}
 	return removed, err
 }

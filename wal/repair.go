@@ -210,10 +210,10 @@ func (rc *recovery) corrupt(segs []segmentFile, i, good int, data []byte, index 
 	if !rc.truncateCorrupt {
 		return fmt.Errorf("%w: segment %s: cannot read the record at index %d (byte offset %d): %w; "+
 			"the records from index %d on cannot be recovered automatically. "+
-			"To start anyway set truncate_corrupt: true on the spanjournal extension: the journal is cut at this record, "+
-			"the cut bytes and later segments are kept in the same directory with a .corrupt-<time> suffix, "+
-			"and everything from index %d on is lost",
-			ErrCorrupt, seg.path, index, good, cause, index, index)
+			"Opening with TruncateCorrupt cuts the journal at this record, "+
+			"keeps the cut bytes and later segments in the same directory with a .corrupt-<time> suffix, "+
+			"and loses everything from index %d on",
+			ErrCorruptRecord, seg.path, index, good, cause, index, index)
 	}
 	ts := rc.stamp()
 	if data != nil && good < len(data) {
@@ -234,7 +234,7 @@ func (rc *recovery) corrupt(segs []segmentFile, i, good int, data []byte, index 
 }
 
 func (rc *recovery) report(path string, cutBytes int64, saved string, index uint64, good int, cause error) {
-	rc.log.Error("wal: truncate_corrupt is set: cut the journal at a corrupt record; records from first_lost_index on are lost",
+	rc.log.Error("wal: TruncateCorrupt is set: cut the journal at a corrupt record; records from first_lost_index on are lost",
 		zap.String("segment", path),
 		zap.Int("offset", good),
 		zap.Uint64("first_lost_index", index),
@@ -339,11 +339,7 @@ func resolveLeftovers(dir string, log *zap.Logger) error {
 		}
 	}
 	if endIdx != -1 {
-		var remove []entry
-		for _, e := range list[endIdx+1:] {
-			remove = append(remove, e)
-		}
-		if err := finish(list[endIdx].name, remove); err != nil {
+		if err := finish(list[endIdx].name, list[endIdx+1:]); err != nil {
 			return err
 		}
 	}

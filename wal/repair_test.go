@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -53,7 +52,7 @@ func checkOpen(t *testing.T, dir string, truncate bool, last uint64, wantRepairs
 	got := replayAll(t, l)
 	require.Len(t, got, int(last))
 	checkIDs(t, got, 1, last)
-	idx, err := l.Append(context.Background(), testRecord(last+1))
+	idx, err := submitWait(l, testRecord(last+1))
 	require.NoError(t, err)
 	require.Equal(t, last+1, idx)
 	require.NoError(t, l.Close())
@@ -267,8 +266,9 @@ func TestCorruption(t *testing.T) {
 				return
 			}
 			_, err := Open(Options{Dir: dir, SegmentSize: fixtureSegSize})
-			require.ErrorIs(t, err, ErrCorrupt)
-			require.ErrorContains(t, err, "truncate_corrupt: true")
+			require.ErrorIs(t, err, ErrCorruptRecord)
+			require.ErrorContains(t, err, "TruncateCorrupt")
+			require.NotContains(t, err.Error(), "truncate_corrupt", "the extension names its own configuration")
 			require.ErrorContains(t, err, dir)
 			t.Logf("operator sees: %v", err)
 			// Opt in: the journal is cut there and everything later kept aside.
