@@ -77,14 +77,14 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 		},
 	})
 	if err != nil {
-		return fmt.Errorf("spanjournal: opening journal in %q: %w", e.cfg.Directory, err)
+		return fmt.Errorf("spanjournal: opening journal in %q: %w%s", e.cfg.Directory, err, truncateCorruptHint(err))
 	}
 	e.log = log
 	e.journal = newJournal(log, e.cfg.MaxBytes, time.Now, logger)
 	rec, err := e.journal.replay()
 	if err != nil {
 		_ = log.Close()
-		return fmt.Errorf("spanjournal: replaying journal in %q: %w", e.cfg.Directory, err)
+		return fmt.Errorf("spanjournal: replaying journal in %q: %w%s", e.cfg.Directory, err, truncateCorruptHint(err))
 	}
 	e.recovery = rec
 	e.lastCheckpointBytes = log.Size()
@@ -107,6 +107,16 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 		}
 	}
 	return nil
+}
+
+// truncateCorruptHint tells the operator how to start anyway when the journal is
+// damaged at a record. The wal's error says what cutting costs in terms of its own
+// option; the operator sets ours.
+func truncateCorruptHint(err error) string {
+	if !errors.Is(err, wal.ErrCorruptRecord) {
+		return ""
+	}
+	return "; to start anyway, set truncate_corrupt: true on the spanjournal extension (the wal's TruncateCorrupt above)"
 }
 
 func (e *journalExtension) registerGauges() error {

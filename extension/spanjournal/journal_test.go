@@ -7,6 +7,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -218,6 +220,44 @@ func TestJournalFullRefusesAndSecondOpenOfDirFails(t *testing.T) {
 	err = other.Start(context.Background(), componenttest.NewNopHost())
 	require.Error(t, err, "two collectors must not share one journal directory")
 	assert.Contains(t, err.Error(), dir)
+}
+
+func TestCorruptJournalStopsStartWithTheHint(t *testing.T) {
+	dir := t.TempDir()
+	small := func(c *Config) { c.SegmentBytes = 64 << 10 }
+	e := startExtension(t, dir, small)
+	for i := 0; i < 100; i++ {
+		update(t, e, func(tx *Tx) {
+			s := testSpan(byte(i), 1, SpanOpen)
+			s.Payload = make([]byte, 2048)
+			tx.Put(s, t0)
+		})
+	}
+	require.NoError(t, e.Shutdown(context.Background()))
+	segs, err := filepath.Glob(filepath.Join(dir, "0000*"))
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 1, "the damage must be before the last segment, not a torn tail")
+	b, err := os.ReadFile(segs[0])
+	require.NoError(t, err)
+	b[len(b)/2] ^= 0xff
+	require.NoError(t, os.WriteFile(segs[0], b, 0o600))
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Directory = dir
+	small(cfg)
+	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	err = ext.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorIs(t, err, wal.ErrCorruptRecord)
+	require.ErrorContains(t, err, "truncate_corrupt: true")
+	require.ErrorContains(t, err, dir)
+	t.Logf("operator sees: %v", err)
+
+	e = startExtension(t, dir, func(c *Config) {
+		small(c)
+		c.TruncateCorrupt = true
+	})
+	require.NoError(t, e.Shutdown(context.Background()))
 }
 
 func walRecord(typ byte, data []byte) wal.Record { return wal.Record{Type: typ, Data: data} }
