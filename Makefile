@@ -30,6 +30,8 @@ OCB            := $(TOOLS_BIN)/builder-$(OCB_VERSION)
 BUILDER_CONFIG ?= builder-config.yaml
 BUILD_DIR      := _build
 BINARY         := $(BUILD_DIR)/otelcol-longspan
+# The shard tool of a scaled-out deployment (docs/scale-out.md), built next to the binary.
+CTL            := $(BUILD_DIR)/longspanctl
 CONFIG         ?= config/otelcol-longspan.yaml
 
 UNIT_TIMEOUT ?= 30m
@@ -78,8 +80,11 @@ $(OCB):
 	@mv -f $(TOOLS_BIN)/builder $@
 
 # ---------------------------------------------------------------------------- build
-build: $(BINARY)
-	@echo ">> $(BINARY) ready"
+build: $(BINARY) $(CTL)
+	@echo ">> $(BINARY) and $(CTL) ready"
+
+$(CTL): go.mod go.sum $(GO_SOURCES) $(shell find cmd -name '*.go' -not -name '*_test.go' 2>/dev/null)
+	$(GO) build -o $@ ./cmd/longspanctl
 
 $(BUILD_STAMP): FORCE
 	@mkdir -p $(BUILD_DIR)
@@ -136,11 +141,11 @@ browser: $(BINARY)
 # without longspan, as separate processes. testbed-quick asserts the zero-loss and
 # completeness invariants only (never timings); testbed is the full measured run.
 TESTBED_TIMEOUT ?= 15m
-testbed: $(BINARY)
-	LONGSPAN_BINARY=$(abspath $(BINARY)) $(GO) run ./testbed/cmd/testbed -full
+testbed: $(BINARY) $(CTL)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPANCTL=$(abspath $(CTL)) $(GO) run ./testbed/cmd/testbed -full
 
-testbed-quick: $(BINARY)
-	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPAN_TESTBED=1 $(GO) test -count=1 -timeout $(TESTBED_TIMEOUT) -v -run TestQuick ./testbed/
+testbed-quick: $(BINARY) $(CTL)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPANCTL=$(abspath $(CTL)) LONGSPAN_TESTBED=1 $(GO) test -count=1 -timeout $(TESTBED_TIMEOUT) -v -run TestQuick ./testbed/
 
 # Runs every step even after a failure, then prints one summary line and fails if any failed.
 TEST_STEPS := lint unit build validate e2e browser testbed-quick

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 )
 
 // Span states as the backend records them (attribute longspan.state).
@@ -65,9 +67,17 @@ type Rec struct {
 	State  uint8
 	Reason uint8
 	Recv   int64 // unix nanos of receipt
+	// Gateway is the sender's x-longspan-gateway header (scale-out: which gateway
+	// exported the span; 0 when absent).
+	Gateway uint8
+	// LastSeen is the span's longspan.last_seen_unix_nano (0 when absent).
+	LastSeen int64
 }
 
-const recSize = 24 + 4 + 1 + 1 + 8
+// GatewayHeader is the gRPC metadata key a gateway's exporter sets to its number.
+const GatewayHeader = "x-longspan-gateway"
+
+const recSize = 24 + 4 + 1 + 1 + 8 + 1 + 8
 
 // BackendStats is what GET /stats answers.
 type BackendStats struct {
@@ -86,9 +96,16 @@ type backend struct {
 	recs  []Rec
 }
 
-func (b *backend) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+func (b *backend) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
 	td := req.Traces()
 	now := time.Now().UnixNano()
+	var gateway uint8
+	if md, ok := metadata.FromIncomingContext(ctx); ok {
+		if v := md.Get(GatewayHeader); len(v) > 0 {
+			n, _ := strconv.Atoi(v[0])
+			gateway = uint8(n)
+		}
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.stats.Requests++
@@ -121,7 +138,11 @@ func (b *backend) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptrac
 				if v, ok := s.Attributes().Get("longspan.close_reason"); ok {
 					reason = reasonCode(v.Str())
 				}
-				b.recs = append(b.recs, Rec{Key: keyOf(s), Batch: batch, State: st, Reason: reason, Recv: now})
+				var lastSeen int64
+				if v, ok := s.Attributes().Get("longspan.last_seen_unix_nano"); ok {
+					lastSeen = v.Int()
+				}
+				b.recs = append(b.recs, Rec{Key: keyOf(s), Batch: batch, State: st, Reason: reason, Recv: now, Gateway: gateway, LastSeen: lastSeen})
 			}
 		}
 	}
@@ -172,6 +193,8 @@ func RunMockBackend(grpcAddr, httpAddr string) error {
 			binary.LittleEndian.PutUint32(buf[24:], r.Batch)
 			buf[28], buf[29] = r.State, r.Reason
 			binary.LittleEndian.PutUint64(buf[30:], uint64(r.Recv))
+			buf[38] = r.Gateway
+			binary.LittleEndian.PutUint64(buf[39:], uint64(r.LastSeen))
 			_, _ = bw.Write(buf[:])
 		}
 		_ = bw.Flush()
@@ -237,6 +260,8 @@ func (c *BackendClient) Records() ([]Rec, error) {
 		r.Batch = binary.LittleEndian.Uint32(raw[off+24:])
 		r.State, r.Reason = raw[off+28], raw[off+29]
 		r.Recv = int64(binary.LittleEndian.Uint64(raw[off+30:]))
+		r.Gateway = raw[off+38]
+		r.LastSeen = int64(binary.LittleEndian.Uint64(raw[off+39:]))
 		out = append(out, r)
 	}
 	return out, nil

@@ -2,7 +2,6 @@ package testbed
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -131,17 +130,7 @@ type OpenSpansView struct {
 	ReleasedSpans int64 `json:"released_spans"`
 }
 
-func (c *Collector) OpenSpans() (OpenSpansView, error) {
-	var v OpenSpansView
-	hc := &http.Client{Timeout: 10 * time.Second}
-	resp, err := hc.Get("http://" + c.Params.JournalHTTP + "/v1/open-spans?limit=1")
-	if err != nil {
-		return v, err
-	}
-	defer resp.Body.Close()
-	err = json.NewDecoder(resp.Body).Decode(&v)
-	return v, err
-}
+func (c *Collector) OpenSpans() (OpenSpansView, error) { return openSpansAt(c.Params.JournalHTTP) }
 
 // Backend is a running mock backend process.
 type Backend struct {

@@ -72,6 +72,7 @@ type Results struct {
 	CrashLoop    *CrashResult        `json:"crash_loop,omitempty"`
 	Recovery     *RecoveryResult     `json:"recovery,omitempty"`
 	Overload     *OverloadResult     `json:"overload,omitempty"`
+	ScaleOut     *ScaleOutResult     `json:"scale_out,omitempty"`
 	Checks       []Check             `json:"invariants"`
 	Errors       []string            `json:"errors,omitempty"`
 	Targets      []Check             `json:"targets"`
@@ -182,6 +183,7 @@ func Run(o Options) (*Results, error) {
 	step("overload", func() (err error) { r.res.Overload, err = r.scenarioOverload(); return })
 	step("recovery", func() (err error) { r.res.Recovery, err = r.scenarioRecovery(); return })
 	step("throughput", func() (err error) { r.res.Throughput, err = r.scenarioThroughput(); return })
+	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOut(); return })
 	r.res.DurationSec = round1(time.Since(start).Seconds())
 	r.targets()
 	if o.OutDir != "" {

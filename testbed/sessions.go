@@ -58,6 +58,9 @@ type Session struct {
 	Refused  int
 	ConnErrs int
 	Failed   int // sends given up
+	// LastReport is when the client's last report of the open root (snapshot or
+	// heartbeat) was acknowledged: the client's own log of when it went quiet.
+	LastReport time.Time
 }
 
 func (s *Session) key(span [8]byte) SpanKey {
@@ -262,8 +265,11 @@ func (sr *sessionRun) reportOpen(hint string) bool {
 		res = sr.snd.SendTraces(sr.ctx, td, sr.http, sr.p.Retry)
 	}
 	ok := sr.account(res)
-	if ok && sr.p.Ledger != nil {
-		sr.p.Ledger.Add(sr.ss.key(sr.ss.Root), TagSessionRoot)
+	if ok {
+		sr.ss.LastReport = time.Now()
+		if sr.p.Ledger != nil {
+			sr.p.Ledger.Add(sr.ss.key(sr.ss.Root), TagSessionRoot)
+		}
 	}
 	return ok
 }

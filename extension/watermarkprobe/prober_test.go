@@ -1,0 +1,102 @@
+package watermarkprobe
+
+import (
+	"context"
+	"errors"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"google.golang.org/grpc"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe/internal/metadatatest"
+)
+
+// frontTier is a stand-in for the front tier's OTLP receiver: it hands every request
+// to the test, and answers with fail when it is set.
+type frontTier struct {
+	ptraceotlp.UnimplementedGRPCServer
+	got  chan ptrace.Traces
+	fail error
+}
+
+func (f *frontTier) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
+	f.got <- req.Traces()
+	return ptraceotlp.NewExportResponse(), f.fail
+}
+
+func startFront(t *testing.T, fail error) (*frontTier, string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &frontTier{got: make(chan ptrace.Traces, 4), fail: fail}
+	srv := grpc.NewServer()
+	ptraceotlp.RegisterGRPCServer(srv, f)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return f, ln.Addr().String()
+}
+
+// manualTicker lets the test decide when a probe is due.
+func manualTicker() (tickerFunc, chan time.Time) {
+	ch := make(chan time.Time)
+	return func(time.Duration) (<-chan time.Time, func()) { return ch, func() {} }, ch
+}
+
+func TestProbeReachesTheFrontTier(t *testing.T) {
+	front, addr := startFront(t, nil)
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	tick, ticks := manualTicker()
+	p, err := newProber(metadatatest.NewSettings(tt), &Config{Endpoint: addr, Interval: time.Second, Spans: 32}, tick)
+	require.NoError(t, err)
+	sentAt := time.Unix(1_800_000_000, 5)
+	p.now = func() time.Time { return sentAt }
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+
+	ticks <- time.Now()
+	td := <-front.got
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	require.Equal(t, 32, td.SpanCount())
+	traces := map[pcommon.TraceID]bool{}
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	for i := 0; i < spans.Len(); i++ {
+		sp := spans.At(i)
+		assert.Equal(t, SpanName, sp.Name())
+		v, ok := sp.Attributes().Get(AttrSentAt)
+		require.True(t, ok)
+		assert.Equal(t, sentAt.UnixNano(), v.Int())
+		assert.False(t, sp.TraceID().IsEmpty())
+		traces[sp.TraceID()] = true
+	}
+	assert.Len(t, traces, 32, "every probe span has its own trace id, so the front spreads them over the shards")
+	metadatatest.AssertEqualWatermarkprobeProbesSent(t, tt, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestRefusedProbeIsCountedAndNotRetried(t *testing.T) {
+	front, addr := startFront(t, errors.New("front tier is full"))
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	tick, ticks := manualTicker()
+	p, err := newProber(metadatatest.NewSettings(tt), &Config{Endpoint: addr, Interval: time.Second, Spans: 1}, tick)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+
+	ticks <- time.Now()
+	<-front.got
+	ticks <- time.Now() // the loop has finished the first probe once it takes this tick
+	<-front.got
+	require.NoError(t, p.Shutdown(context.Background()))
+
+	assert.Empty(t, front.got, "a refused probe is not retried")
+	metadatatest.AssertEqualWatermarkprobeProbeFailures(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
+}

@@ -1,0 +1,225 @@
+package topology
+
+import (
+	"fmt"
+	"maps"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Component names shared by every rendered gateway.
+const (
+	forwardSample = "forward/sample"
+	forwardLive   = "forward/live"
+	dropSnapshots = "filter/drop_snapshots"
+	onlySnapshots = "filter/only_snapshots"
+	logsExporter  = "debug/logs"
+	probeExt      = "watermarkprobe"
+)
+
+// m is a YAML mapping under construction.
+type m = map[string]any
+
+// GatewayConfig renders the configuration of gateway name: for each shard it serves, an
+// OTLP receiver on the shard's address, a spanjournal on the shard's directory and a
+// longspan processor in a traces and a logs pipeline; and once per gateway the
+// snapshot routing, tail_sampling and the exporters. A gateway with no shard runs a
+// standby pipeline bound to an ephemeral loopback port, so that it can be started
+// before shards move to it.
+func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
+	g, ok := d.Gateways[name]
+	if !ok {
+		return nil, fmt.Errorf("no gateway %q in the deployment", name)
+	}
+	ext := m{"health_check": m{"endpoint": g.Health}}
+	extNames := []string{"health_check"}
+	recv, procs, pipes := m{}, m{}, m{}
+	exporters := maps.Clone(d.Exporters)
+	if exporters == nil {
+		exporters = m{}
+	}
+	exporters[logsExporter] = m{"verbosity": "basic"}
+
+	if d.Front.GRPC != "" {
+		ext[probeExt] = m{
+			"endpoint": d.Front.GRPC,
+			"interval": d.probeInterval(),
+			"spans":    d.probeSpans(),
+		}
+		extNames = append(extNames, probeExt)
+	}
+	fanOut := []string{forwardSample}
+	if len(d.Live) > 0 {
+		fanOut = append(fanOut, forwardLive)
+	}
+	for _, s := range g.Shards {
+		sn := d.ShardName(s)
+		journal := "spanjournal/s" + sn
+		jc := m{"directory": d.JournalDir(s), "sync": "always"}
+		if view := d.ViewEndpoint(s); view != "" {
+			jc["http"] = m{"endpoint": view}
+		}
+		ext[journal] = jc
+		extNames = append(extNames, journal)
+		recv["otlp/s"+sn] = m{"protocols": m{"grpc": m{"endpoint": d.ShardListen(s), "max_recv_msg_size_mib": 64}}}
+		lp := maps.Clone(d.Longspan)
+		if lp == nil {
+			lp = m{}
+		}
+		lp["journal"] = journal
+		if d.Front.GRPC != "" {
+			lp["watermark"] = m{"enabled": true}
+		}
+		procs["longspan/s"+sn] = lp
+		pipes["traces/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": fanOut}
+		pipes["logs/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": []string{logsExporter}}
+	}
+	conns := m{}
+	if len(g.Shards) == 0 {
+		recv["otlp/standby"] = m{"protocols": m{"grpc": m{"endpoint": "127.0.0.1:0"}}}
+		pipes["traces/standby"] = m{"receivers": []string{"otlp/standby"}, "exporters": []string{logsExporter}}
+	} else {
+		procs[dropSnapshots] = m{"error_mode": "ignore", "trace_conditions": []string{`span.attributes["longspan.state"] == "snapshot"`}}
+		ts := maps.Clone(d.TailSampling)
+		if ts == nil {
+			ts = m{"policies": []m{{"name": "keep-everything", "type": "always_sample"}}}
+		}
+		procs["tail_sampling"] = ts
+		conns[forwardSample] = nil
+		pipes["traces/sample"] = m{"receivers": []string{forwardSample}, "processors": []string{dropSnapshots, "tail_sampling"}, "exporters": d.Sampled}
+		if len(d.Live) > 0 {
+			procs[onlySnapshots] = m{"error_mode": "ignore", "trace_conditions": []string{`span.attributes["longspan.state"] != "snapshot"`}}
+			conns[forwardLive] = nil
+			pipes["traces/live"] = m{"receivers": []string{forwardLive}, "processors": []string{onlySnapshots}, "exporters": d.Live}
+		}
+	}
+	cfg := m{
+		"extensions": ext,
+		"receivers":  recv,
+		"exporters":  exporters,
+		"service":    m{"extensions": extNames, "pipelines": pipes, "telemetry": d.telemetry(g.Metrics)},
+	}
+	if len(procs) > 0 {
+		cfg["processors"] = procs
+	}
+	if len(conns) > 0 {
+		cfg["connectors"] = conns
+	}
+	return marshal(fmt.Sprintf("gateway %s of a %d-shard deployment, shards %v", name, d.Shards, g.Shards), cfg)
+}
+
+// FrontConfig renders the front tier: OTLP in, the stock load_balancing exporter out, with
+// the S shard endpoints as its static resolver, routing by trace id, and an
+// exporter-level persistent sending queue on file_storage, retried without a time
+// limit, so that what the front acknowledged survives its own crash and a gateway's
+// absence. Heartbeat log records carry their span's trace id only in their body: the
+// transform processor copies it to the record, so load_balancing routes them too.
+func (d *Deployment) FrontConfig() ([]byte, error) {
+	f := d.Front
+	if f.GRPC == "" || f.Health == "" || f.QueueDirectory == "" {
+		return nil, fmt.Errorf("front: grpc, health and queue_directory are required")
+	}
+	endpoints := make([]string, d.Shards)
+	for s := range endpoints {
+		endpoints[s] = d.ShardEndpoint(s)
+	}
+	protocols := m{"grpc": m{"endpoint": f.GRPC, "max_recv_msg_size_mib": 64}}
+	if f.HTTP != "" {
+		protocols["http"] = m{"endpoint": f.HTTP, "cors": m{"allowed_origins": []string{"*"}, "allowed_headers": []string{"*"}}}
+	}
+	queueSize, consumers, maxInterval := f.QueueSize, f.NumConsumers, f.RetryMaxInterval
+	if queueSize == 0 {
+		queueSize = 100000
+	}
+	if consumers == 0 {
+		consumers = 64
+	}
+	if maxInterval == "" {
+		maxInterval = "5s"
+	}
+	cfg := m{
+		"extensions": m{
+			"health_check": m{"endpoint": f.Health},
+			"file_storage": m{"directory": d.Path(f.QueueDirectory), "create_directory": true},
+		},
+		"receivers": m{"otlp": m{"protocols": protocols}},
+		"processors": m{
+			"transform/heartbeat_trace_id": m{
+				"error_mode": "ignore",
+				"log_statements": []m{{
+					"context":    "log",
+					"conditions": []string{`log.trace_id.string == "" and (log.attributes["partial.body.type"] == "json/v1" or log.attributes["log.body.type"] == "json/v1")`},
+					"statements": []string{
+						`set(log.cache["body"], ParseJSON(log.body))`,
+						`set(log.trace_id.string, log.cache["body"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"])`,
+					},
+				}},
+			},
+		},
+		"exporters": m{
+			"load_balancing": m{
+				"routing_key": "traceID",
+				"sending_queue": m{
+					"enabled": true, "storage": "file_storage", "sizer": "requests",
+					"queue_size": queueSize, "num_consumers": consumers,
+				},
+				"retry_on_failure": m{"enabled": true, "initial_interval": "100ms", "max_interval": maxInterval, "max_elapsed_time": "0s"},
+				"protocol": m{"otlp": m{
+					"tls":              m{"insecure": true},
+					"timeout":          "10s",
+					"sending_queue":    m{"enabled": false},
+					"retry_on_failure": m{"enabled": false},
+				}},
+				"resolver": m{"static": m{"hostnames": endpoints}},
+			},
+		},
+		"service": m{
+			"extensions": []string{"health_check", "file_storage"},
+			"pipelines": m{
+				"traces": m{"receivers": []string{"otlp"}, "exporters": []string{"load_balancing"}},
+				"logs":   m{"receivers": []string{"otlp"}, "processors": []string{"transform/heartbeat_trace_id"}, "exporters": []string{"load_balancing"}},
+			},
+			"telemetry": d.telemetry(f.Metrics),
+		},
+	}
+	return marshal(fmt.Sprintf("front tier of a %d-shard deployment", d.Shards), cfg)
+}
+
+func (d *Deployment) probeInterval() string {
+	if d.Front.ProbeInterval != "" {
+		return d.Front.ProbeInterval
+	}
+	return "1s"
+}
+
+func (d *Deployment) probeSpans() int {
+	if d.Front.ProbeSpans > 0 {
+		return d.Front.ProbeSpans
+	}
+	return 8 * d.Shards
+}
+
+func (d *Deployment) telemetry(metricsPort int) m {
+	t := maps.Clone(d.Telemetry)
+	if t == nil {
+		t = m{}
+	}
+	if metricsPort > 0 {
+		t["metrics"] = m{"readers": []m{{"pull": m{"exporter": m{"prometheus": m{"host": "127.0.0.1", "port": metricsPort}}}}}}
+	} else if _, ok := t["metrics"]; !ok {
+		// Two collectors on one host must not both claim the default :8888.
+		t["metrics"] = m{"level": "none"}
+	}
+	return t
+}
+
+func marshal(what string, cfg m) ([]byte, error) {
+	body, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	head := "# Generated by longspanctl from the deployment file: " + what + ".\n" +
+		"# Do not edit: change the deployment file and run `longspanctl config` again.\n"
+	return append([]byte(head), body...), nil
+}
+

@@ -1,0 +1,532 @@
+package testbed
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/topology"
+)
+
+// ScaleOutResult is scenario scale_out: one front tier (load_balancing over a fixed set
+// of shards, persistent queue) and 3 gateways, under the session mix and ended bulk
+// traffic, through a gateway kill -9 of 3 × idle_timeout, a front-tier kill -9, and
+// rescaling 3 → 4 → 3 gateways by moving shards with longspanctl.
+type ScaleOutResult struct {
+	Shards           int            `json:"shards"`
+	GatewaysMax      int            `json:"gateways_max"`
+	GatewayKills     int            `json:"gateway_kills"`
+	GatewayOutageSec float64        `json:"gateway_outage_s"`
+	FrontKills       int            `json:"front_kills"`
+	Moves            int            `json:"moves"`
+	MoveSecMax       float64        `json:"move_s_max"`
+	Sessions         int            `json:"sessions"`
+	SessionsAborted  int            `json:"sessions_aborted"`
+	AckedSpans       int            `json:"acked_spans"`
+	MissingAcked     int            `json:"missing_acked_spans"`
+	DuplicateSpans   int            `json:"spans_delivered_more_than_once"`
+	FalseReconciled  int            `json:"false_reconciliations"`
+	SplitTraces      int            `json:"split_traces"`
+	ReleasedAgain    int            `json:"traces_released_again_whole"`
+	SeveralGateways  int            `json:"traces_from_several_gateways"`
+	KeptTraces       int            `json:"kept_traces"`
+	KeptCompletePct  float64        `json:"kept_traces_complete_pct"`
+	Reconciled       map[string]int `json:"reconciled_by_reason"`
+	SilentSessions   int            `json:"silent_sessions"`
+	SilentChecked    int            `json:"silent_checked_outside_disruptions"`
+	SilentLate       int            `json:"silent_reconciled_late"`
+	SilentDelayP99   float64        `json:"silent_reconcile_delay_p99_s"`
+	SilentDelayMax   float64        `json:"silent_reconcile_delay_max_s"`
+	SilentAllowance  float64        `json:"silent_reconcile_allowance_s"`
+	EndOpen          int64          `json:"end_open_spans"`
+	EndHeld          int64          `json:"end_held_spans"`
+	Events           []string       `json:"events"`
+	DurationSec      float64        `json:"duration_s"`
+}
+
+// scale-out timings: the testbed's usual compressed clock.
+const (
+	soIdle         = 3 * time.Second
+	soTick         = 100 * time.Millisecond
+	soSnapEvery    = 500 * time.Millisecond
+	soDecisionWait = time.Second
+	soProbeEvery   = 200 * time.Millisecond
+)
+
+// soNode is one collector process of the deployment: the front tier or a gateway.
+type soNode struct {
+	name, config, health, pidFile, log string
+	env                                []string
+	proc                               *Proc
+}
+
+func (n *soNode) start(bin string) error {
+	p, err := StartProc(n.name, bin, []string{"--config", n.config}, n.env, n.log)
+	if err != nil {
+		return err
+	}
+	n.proc = p
+	if n.pidFile != "" {
+		if err := os.WriteFile(n.pidFile, []byte(strconv.Itoa(p.Pid())), 0o644); err != nil {
+			return err
+		}
+	}
+	_, err = waitHTTP200("http://"+n.health+"/", p, 60*time.Second, 20*time.Millisecond)
+	return err
+}
+
+func (n *soNode) kill9() {
+	if n.proc != nil {
+		n.proc.Kill9()
+	}
+}
+
+func (n *soNode) stop() {
+	if n.proc != nil {
+		n.proc.Stop(20 * time.Second)
+	}
+}
+
+// disruption is a time window in which some shard could not be reached.
+type disruption struct{ from, to time.Time }
+
+func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
+	t0 := time.Now()
+	shards, window, sessions, gapScale := 16, 45*time.Second, 300, 1.0
+	if !r.o.Quick {
+		shards, window, sessions, gapScale = 32, 150*time.Second, 1500, 3.0
+	}
+	res := &ScaleOutResult{Shards: shards, GatewaysMax: 3, Reconciled: map[string]int{}}
+	work := filepath.Join(r.env.WorkDir, "scale_out")
+	if err := os.MkdirAll(work, 0o755); err != nil {
+		return nil, err
+	}
+	ctl := os.Getenv("LONGSPANCTL")
+	if ctl == "" {
+		ctl = filepath.Join(filepath.Dir(r.env.Bin), "longspanctl")
+	}
+	if _, err := os.Stat(ctl); err != nil {
+		return nil, fmt.Errorf("longspanctl: %w (make build writes it next to the collector; or set LONGSPANCTL)", err)
+	}
+
+	be, err := r.env.StartBackend("backend-scale-out")
+	if err != nil {
+		return nil, err
+	}
+	defer be.Stop()
+	_ = be.Reset("detail")
+
+	d, nodes, err := r.scaleOutDeployment(work, shards, be.GRPC)
+	if err != nil {
+		return nil, err
+	}
+	deployPath := filepath.Join(work, "deploy.yaml")
+	if err := d.Save(deployPath); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command(ctl, "config", "-d", deployPath, "-bin", r.env.Bin).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("longspanctl config: %v: %s", err, out)
+	}
+	var events []string
+	var evMu sync.Mutex
+	event := func(format string, args ...any) {
+		msg := fmt.Sprintf("+%.1fs ", time.Since(t0).Seconds()) + fmt.Sprintf(format, args...)
+		evMu.Lock()
+		events = append(events, msg)
+		evMu.Unlock()
+		r.logf("scale_out: %s", msg)
+	}
+	for _, name := range []string{"gw-a", "gw-b", "gw-c", "front"} {
+		if err := nodes[name].start(r.env.Bin); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		for _, n := range nodes {
+			n.stop()
+		}
+	}()
+	event("front + 3 gateways up, %d shards", shards)
+
+	snd, err := NewSender(d.Front.GRPC, d.Front.HTTP)
+	if err != nil {
+		return nil, err
+	}
+	defer snd.Close()
+	ledger := NewLedger()
+	retry := Retry{MaxElapsed: 2 * time.Minute, Initial: 50 * time.Millisecond, Max: time.Second}
+	loadStart := time.Now()
+	var wg sync.WaitGroup
+	var sess []*Session
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		sess = RunSessions(context.Background(), snd, SessionParams{
+			Mode: Longspan, N: sessions, StartWindow: window,
+			MinLife: 2 * time.Second, MaxLife: 6 * time.Second,
+			ChildMin: 200 * time.Millisecond, ChildMax: 900 * time.Millisecond,
+			SnapEvery: soSnapEvery, IdleTimeout: soIdle,
+			Seed: r.o.Seed + 31, Retry: retry, Ledger: ledger,
+		})
+	}()
+	bctx, bcancel := context.WithCancel(context.Background())
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		p := r.bulkParams(PassThrough)
+		p.Workers, p.TracesPerReq, p.Rate, p.Retry, p.Ledger, p.HTTPEvery = 2, 5, 400, retry, ledger, 3
+		p.Duration = window + 10*time.Second
+		RunBulk(bctx, snd, p)
+	}()
+
+	// The disruptions, each at a fixed offset into the load.
+	var disruptions []disruption
+	at := func(offset time.Duration) {
+		time.Sleep(time.Until(loadStart.Add(time.Duration(float64(offset) * gapScale))))
+	}
+	timeline := func() error {
+		at(4 * time.Second)
+		outage := 3 * soIdle
+		from := time.Now()
+		nodes["gw-b"].kill9()
+		res.GatewayKills++
+		event("kill -9 gw-b (shards %v) for %s", d.Gateways["gw-b"].Shards, outage)
+		time.Sleep(outage)
+		if err := nodes["gw-b"].start(r.env.Bin); err != nil {
+			return fmt.Errorf("restart gw-b: %w", err)
+		}
+		res.GatewayOutageSec = round1(time.Since(from).Seconds())
+		disruptions = append(disruptions, disruption{from, time.Now()})
+		event("gw-b back after %.1fs", res.GatewayOutageSec)
+
+		at(18 * time.Second)
+		from = time.Now()
+		nodes["front"].kill9()
+		res.FrontKills++
+		event("kill -9 front")
+		if err := nodes["front"].start(r.env.Bin); err != nil {
+			return fmt.Errorf("restart front: %w", err)
+		}
+		disruptions = append(disruptions, disruption{from, time.Now()})
+		event("front back after %.1fs", time.Since(from).Seconds())
+
+		at(22 * time.Second)
+		if err := nodes["gw-d"].start(r.env.Bin); err != nil {
+			return fmt.Errorf("start gw-d: %w", err)
+		}
+		res.GatewaysMax = 4
+		event("gw-d up (no shards)")
+		// 3 → 4: gw-d takes a quarter of the shards, round robin from the others.
+		cur, _ := topology.Load(deployPath)
+		var moved []int
+		origin := map[int]string{}
+		for i := 0; len(moved) < shards/4; i++ {
+			g := []string{"gw-a", "gw-b", "gw-c"}[i%3]
+			own := cur.Gateways[g].Shards
+			if len(own) <= i/3 {
+				continue
+			}
+			s := own[len(own)-1-i/3]
+			moved = append(moved, s)
+			origin[s] = g
+		}
+		move := func(s int, to string) error {
+			from := time.Now()
+			out, err := exec.Command(ctl, "move", "-d", deployPath, "-bin", r.env.Bin, "-shard", strconv.Itoa(s), "-to", to).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("longspanctl move -shard %d -to %s: %v: %s", s, to, err, out)
+			}
+			took := time.Since(from)
+			disruptions = append(disruptions, disruption{from, time.Now()})
+			res.Moves++
+			res.MoveSecMax = max(res.MoveSecMax, round3(took.Seconds()))
+			event("moved shard %d to %s in %s", s, to, took.Round(time.Millisecond))
+			return nil
+		}
+		for _, s := range moved {
+			if err := move(s, "gw-d"); err != nil {
+				return err
+			}
+		}
+		at(30 * time.Second)
+		// 4 → 3: gw-d's shards go back, then gw-d stops.
+		for _, s := range moved {
+			if err := move(s, origin[s]); err != nil {
+				return err
+			}
+		}
+		nodes["gw-d"].stop()
+		event("gw-d stopped; it serves no shard")
+		return nil
+	}
+	tlErr := timeline()
+	bcancel()
+	wg.Wait()
+	event("load done: %d sessions, %d acknowledged spans", len(sess), ledger.Len())
+	if tlErr != nil {
+		return res, tlErr
+	}
+
+	// Let reconciliation, release and tail sampling finish: every shard empty, then quiet.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		res.EndOpen, res.EndHeld = 0, 0
+		var viewErr error
+		for s := 0; s < shards; s++ {
+			v, err := openSpansAt(d.ViewEndpoint(s))
+			if err != nil {
+				viewErr = err
+				continue
+			}
+			res.EndOpen += v.TotalOpen
+			res.EndHeld += v.HeldSpans
+		}
+		if viewErr == nil && res.EndOpen == 0 && res.EndHeld == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			r.logf("scale_out: shards not empty after 2m: open %d held %d (%v)", res.EndOpen, res.EndHeld, viewErr)
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if _, err := be.WaitQuiet(3*time.Second, 3*time.Second, 90*time.Second); err != nil {
+		r.logf("scale_out: %v", err)
+	}
+	recs, err := be.Records()
+	if err != nil {
+		return res, err
+	}
+	res.Events = events
+	evaluateScaleOut(res, sess, ledger, recs, disruptions)
+	res.DurationSec = round1(time.Since(t0).Seconds())
+
+	r.check("scale_out: no acknowledged span lost", res.MissingAcked == 0, fmt.Sprintf("%d missing of %d acknowledged", res.MissingAcked, res.AckedSpans))
+	r.check("scale_out: no false reconciliation", res.FalseReconciled == 0, fmt.Sprintf("%d (reconciled by reason %v)", res.FalseReconciled, res.Reconciled))
+	r.check("scale_out: no trace reaches tail sampling in parts", res.SplitTraces == 0, fmt.Sprintf("split %d; released again whole %d; from several gateways %d", res.SplitTraces, res.ReleasedAgain, res.SeveralGateways))
+	r.check("scale_out: every kept trace complete", res.KeptCompletePct == 100, fmt.Sprintf("%.1f%% of %d", res.KeptCompletePct, res.KeptTraces))
+	r.check("scale_out: silent clients reconciled within idle_timeout + allowance of their last report",
+		res.SilentLate == 0 && res.SilentChecked > 0,
+		fmt.Sprintf("%d late of %d checked (%d silent; p99 %.2fs, max %.2fs, allowance %.2fs)", res.SilentLate, res.SilentChecked, res.SilentSessions, res.SilentDelayP99, res.SilentDelayMax, res.SilentAllowance))
+	r.check("scale_out: shards empty at the end", res.EndOpen == 0 && res.EndHeld == 0, fmt.Sprintf("open %d, held %d", res.EndOpen, res.EndHeld))
+	r.check("scale_out: rescaled 3 → 4 → 3 by moving shards", res.GatewaysMax == 4 && res.Moves == shards/4*2, fmt.Sprintf("%d moves", res.Moves))
+	r.check("scale_out: no session aborted", res.SessionsAborted == 0, fmt.Sprintf("%d of %d", res.SessionsAborted, res.Sessions))
+	return res, nil
+}
+
+// scaleOutDeployment describes the deployment: 3 gateways sharing the shards, a fourth
+// declared without shards, the front tier; and the processes that run them.
+func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*topology.Deployment, map[string]*soNode, error) {
+	base, err := freePortRange(2 * shards)
+	if err != nil {
+		return nil, nil, err
+	}
+	addrs, err := FreeAddrs(9)
+	if err != nil {
+		return nil, nil, err
+	}
+	d := &topology.Deployment{
+		Shards: shards, BasePort: base, ViewBasePort: base + shards,
+		Endpoint: "127.0.0.1:{port}", Listen: "127.0.0.1:{port}",
+		JournalRoot: filepath.Join(work, "journals"),
+		Gateways:    map[string]*topology.GatewaySpec{},
+		Front: topology.FrontSpec{
+			GRPC: addrs[0], HTTP: addrs[1], Health: addrs[2],
+			QueueDirectory: filepath.Join(work, "front-queue"), Config: filepath.Join(work, "front.yaml"),
+			ProbeInterval: soProbeEvery.String(), RetryMaxInterval: "1s",
+		},
+		Longspan: map[string]any{
+			"idle_timeout": soIdle.String(), "max_duration": "168h", "max_trace_hold": "1h",
+			"session_attribute": "session.id", "release_retention": "5s", "tick_interval": soTick.String(),
+			"snapshot": map[string]any{"interval": soSnapEvery.String(), "min_age": soSnapEvery.String()},
+		},
+		TailSampling: map[string]any{
+			"decision_wait": soDecisionWait.String(), "num_traces": 200000,
+			"decision_cache": map[string]any{"sampled_cache_size": 200000, "non_sampled_cache_size": 200000},
+			"policies":       []any{map[string]any{"name": "keep-everything", "type": "always_sample"}},
+		},
+		Exporters: map[string]any{"otlp_grpc/backend": map[string]any{
+			"endpoint": backend, "tls": map[string]any{"insecure": true}, "compression": "none",
+			"headers":          map[string]any{GatewayHeader: "${env:LONGSPAN_GATEWAY}"},
+			"sending_queue":    map[string]any{"enabled": false},
+			"retry_on_failure": map[string]any{"enabled": true, "max_elapsed_time": "60s"},
+		}},
+		Sampled:   []string{"otlp_grpc/backend"},
+		Live:      []string{"otlp_grpc/backend"},
+		Telemetry: map[string]any{"logs": map[string]any{"level": "info"}},
+	}
+	nodes := map[string]*soNode{
+		"front": {name: "so-front", config: d.Front.Config, health: d.Front.Health, log: filepath.Join(work, "front.log")},
+	}
+	names := []string{"gw-a", "gw-b", "gw-c", "gw-d"}
+	for i, name := range names {
+		g := &topology.GatewaySpec{Health: addrs[3+i], Config: filepath.Join(work, name+".yaml"), PIDFile: filepath.Join(work, name+".pid")}
+		if i < 3 {
+			for s := i; s < shards; s += 3 {
+				g.Shards = append(g.Shards, s)
+			}
+		}
+		d.Gateways[name] = g
+		nodes[name] = &soNode{name: "so-" + name, config: g.Config, health: g.Health, pidFile: g.PIDFile,
+			log: filepath.Join(work, name+".log"), env: []string{"LONGSPAN_GATEWAY=" + strconv.Itoa(i+1)}}
+	}
+	return d, nodes, d.Validate()
+}
+
+// evaluateScaleOut reads the backend's records against the clients' own logs.
+func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs []Rec, disruptions []disruption) {
+	loss, _ := CompareLoss(ledger, recs)
+	res.AckedSpans, res.MissingAcked, res.DuplicateSpans = loss.Acked, loss.Missing, loss.SpansDuplicate
+	res.Sessions = len(sess)
+
+	// A trace is split when no single export batch holds every span of it that
+	// reached the backend (snapshots and superseding real ends, which come later by
+	// design, aside). A whole trace delivered twice is a duplicate, not a split.
+	type group struct {
+		gateway uint8
+		batch   uint32
+	}
+	byTrace := map[[16]byte]map[group]map[SpanKey]bool{}
+	for _, rec := range recs {
+		if rec.State == StateSnapshot || rec.State == StateSuperseding {
+			continue
+		}
+		var t [16]byte
+		copy(t[:], rec.Key[:16])
+		gs := byTrace[t]
+		if gs == nil {
+			gs = map[group]map[SpanKey]bool{}
+			byTrace[t] = gs
+		}
+		g := group{rec.Gateway, rec.Batch}
+		if gs[g] == nil {
+			gs[g] = map[SpanKey]bool{}
+		}
+		gs[g][rec.Key] = true
+	}
+	for _, gs := range byTrace {
+		all := map[SpanKey]bool{}
+		gateways := map[uint8]bool{}
+		for g, keys := range gs {
+			gateways[g.gateway] = true
+			for k := range keys {
+				all[k] = true
+			}
+		}
+		whole := 0
+		for _, keys := range gs {
+			if len(keys) == len(all) {
+				whole++
+			}
+		}
+		switch {
+		case whole == 0:
+			res.SplitTraces++
+		case len(gs) > 1:
+			res.ReleasedAgain++
+		}
+		if len(gateways) > 1 {
+			res.SeveralGateways++
+		}
+	}
+
+	comp := EvaluateCompleteness(sess, recs)
+	res.KeptTraces, res.KeptCompletePct, res.SessionsAborted = comp.Kept, comp.KeptCompletePct, comp.Aborted
+	res.Reconciled = comp.Reconciled
+	// False reconciliation: a client that never went quiet (the kinds that end their
+	// root themselves), or a reconciled span whose last-seen time is before the
+	// client's last acknowledged report (the collector closed it without having seen
+	// a report the front tier had already accepted).
+	res.FalseReconciled = comp.FalseReconciled
+	allowance := soIdle + soTick + soProbeEvery + time.Second
+	res.SilentAllowance = round3(allowance.Seconds())
+	var delays []float64
+	for _, s := range sess {
+		root := s.key(s.Root)
+		var rec *Rec
+		for i := range recs {
+			if recs[i].Key == root && recs[i].State == StateReconciled {
+				if rec == nil || recs[i].Recv < rec.Recv {
+					rec = &recs[i]
+				}
+			}
+		}
+		if rec == nil {
+			continue
+		}
+		quiet := reasonNames[rec.Reason] == "idle_timeout" || reasonNames[rec.Reason] == "session_ended"
+		if quiet && !s.LastReport.IsZero() && rec.LastSeen < s.LastReport.Add(-200*time.Millisecond).UnixNano() &&
+			s.Kind != KindNormal && s.Kind != KindHeartbeat && s.Kind != KindBackgrounded {
+			res.FalseReconciled++
+		}
+		if s.Kind != KindBrowserKilled || s.LastReport.IsZero() {
+			continue
+		}
+		res.SilentSessions++
+		silence := disruption{s.LastReport, s.LastReport.Add(allowance + soDecisionWait)}
+		if slices.ContainsFunc(disruptions, func(d disruption) bool { return d.from.Before(silence.to) && d.to.After(silence.from) }) {
+			continue
+		}
+		res.SilentChecked++
+		// The backend receives the reconciled span after tail sampling's decision_wait.
+		delay := time.Duration(rec.Recv-s.LastReport.UnixNano()) - soDecisionWait
+		delays = append(delays, delay.Seconds())
+		if delay > allowance {
+			res.SilentLate++
+		}
+	}
+	if len(delays) > 0 {
+		sort.Float64s(delays)
+		res.SilentDelayP99 = round3(delays[(len(delays)*99)/100])
+		res.SilentDelayMax = round3(delays[len(delays)-1])
+	}
+}
+
+// openSpansAt reads a shard's open-span view.
+func openSpansAt(endpoint string) (OpenSpansView, error) {
+	var v OpenSpansView
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://" + endpoint + "/v1/open-spans?limit=1")
+	if err != nil {
+		return v, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("%s: %s", endpoint, resp.Status)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&v)
+	return v, err
+}
+
+// freePortRange finds n consecutive free loopback ports.
+func freePortRange(n int) (int, error) {
+	for base := 21000; base+n < 60000; base += n + 7 {
+		var ls []net.Listener
+		ok := true
+		for p := base; p < base+n; p++ {
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				ok = false
+				break
+			}
+			ls = append(ls, l)
+		}
+		for _, l := range ls {
+			_ = l.Close()
+		}
+		if ok {
+			return base, nil
+		}
+	}
+	return 0, fmt.Errorf("no %d consecutive free ports", n)
+}
