@@ -139,7 +139,7 @@ func (l *ShardList) UnmarshalYAML(n *yaml.Node) error {
 
 // MarshalYAML writes the list back with ranges.
 func (l ShardList) MarshalYAML() (any, error) {
-	var out []string
+	out := []any{}
 	for i := 0; i < len(l); {
 		j := i
 		for j+1 < len(l) && l[j+1] == l[j]+1 {
@@ -148,12 +148,9 @@ func (l ShardList) MarshalYAML() (any, error) {
 		if j > i {
 			out = append(out, fmt.Sprintf("%d-%d", l[i], l[j]))
 		} else {
-			out = append(out, strconv.Itoa(l[i]))
+			out = append(out, l[i])
 		}
 		i = j + 1
-	}
-	if out == nil {
-		out = []string{}
 	}
 	return out, nil
 }

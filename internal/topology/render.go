@@ -222,4 +222,3 @@ func marshal(what string, cfg m) ([]byte, error) {
 		"# Do not edit: change the deployment file and run `longspanctl config` again.\n"
 	return append([]byte(head), body...), nil
 }
-

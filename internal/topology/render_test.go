@@ -1,0 +1,84 @@
+package topology
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+)
+
+func rendered(t *testing.T, raw []byte, err error) map[string]any {
+	t.Helper()
+	require.NoError(t, err)
+	var cfg map[string]any
+	require.NoError(t, yaml.Unmarshal(raw, &cfg))
+	return cfg
+}
+
+// at walks a parsed configuration by keys.
+func at(t *testing.T, v any, keys ...string) any {
+	t.Helper()
+	for _, k := range keys {
+		mm, ok := v.(map[string]any)
+		require.Truef(t, ok, "at %q: not a mapping", k)
+		v, ok = mm[k]
+		require.Truef(t, ok, "no key %q", k)
+	}
+	return v
+}
+
+func TestGatewayServesEachOfItsShards(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	raw, err := d.GatewayConfig("gw-b")
+	cfg := rendered(t, raw, err)
+
+	for _, s := range []string{"04", "05", "06", "07"} {
+		assert.Equal(t, "0.0.0.0:140"+s, at(t, cfg, "receivers", "otlp/s"+s, "protocols", "grpc", "endpoint"))
+		assert.Equal(t, "/var/lib/longspan/journals/shard-"+s, at(t, cfg, "extensions", "spanjournal/s"+s, "directory"))
+		assert.Equal(t, "spanjournal/s"+s, at(t, cfg, "processors", "longspan/s"+s, "journal"))
+		assert.Equal(t, "5m", at(t, cfg, "processors", "longspan/s"+s, "idle_timeout"), "the shared longspan settings reach every shard")
+		assert.Equal(t, true, at(t, cfg, "processors", "longspan/s"+s, "watermark", "enabled"), "with a front tier, idle runs on the probe watermark")
+		assert.Equal(t, []any{"otlp/s" + s}, at(t, cfg, "service", "pipelines", "traces/s"+s, "receivers"))
+		assert.Equal(t, []any{"longspan/s" + s}, at(t, cfg, "service", "pipelines", "logs/s"+s, "processors"))
+	}
+	_, other := at(t, cfg, "receivers").(map[string]any)["otlp/s00"]
+	assert.False(t, other, "a gateway serves only its own shards")
+	assert.Equal(t, []any{"filter/drop_snapshots", "tail_sampling"}, at(t, cfg, "service", "pipelines", "traces/sample", "processors"),
+		"snapshots never reach tail_sampling")
+	assert.Equal(t, []any{"forward/live"}, at(t, cfg, "service", "pipelines", "traces/live", "receivers"))
+	assert.Equal(t, "front:4317", at(t, cfg, "extensions", "watermarkprobe", "endpoint"))
+	assert.Equal(t, 64, at(t, cfg, "extensions", "watermarkprobe", "spans"), "8 probe spans per shard by default")
+	assert.Equal(t, "none", at(t, cfg, "service", "telemetry", "metrics", "level"), "no two collectors on a host claim :8888")
+}
+
+func TestGatewayWithoutShardsStandsBy(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	raw, err := d.GatewayConfig("gw-c")
+	cfg := rendered(t, raw, err)
+	assert.Equal(t, "127.0.0.1:0", at(t, cfg, "receivers", "otlp/standby", "protocols", "grpc", "endpoint"))
+	assert.Len(t, at(t, cfg, "service", "pipelines"), 1)
+	_, err = d.GatewayConfig("gw-z")
+	assert.ErrorContains(t, err, `no gateway "gw-z"`)
+}
+
+func TestFrontListsEveryShardOnceWithADurableQueue(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	raw, err := d.FrontConfig()
+	cfg := rendered(t, raw, err)
+	lb := at(t, cfg, "exporters", "load_balancing")
+	hosts := at(t, lb, "resolver", "static", "hostnames").([]any)
+	require.Len(t, hosts, 8)
+	assert.Equal(t, "longspan-shard-00:4317", hosts[0])
+	assert.Equal(t, "longspan-shard-07:4317", hosts[7])
+	assert.Equal(t, "traceID", at(t, lb, "routing_key"))
+	assert.Equal(t, "file_storage", at(t, lb, "sending_queue", "storage"), "the exporter-level queue is the persistent one")
+	assert.Equal(t, false, at(t, lb, "protocol", "otlp", "sending_queue", "enabled"), "no in-memory queue per endpoint")
+	assert.Equal(t, "0s", at(t, lb, "retry_on_failure", "max_elapsed_time"), "an acknowledged request is retried until a gateway takes it")
+	assert.Equal(t, "/var/lib/longspan/queue", at(t, cfg, "extensions", "file_storage", "directory"))
+	assert.Equal(t, []any{"transform/heartbeat_trace_id"}, at(t, cfg, "service", "pipelines", "logs", "processors"))
+}
