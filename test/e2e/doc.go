@@ -10,5 +10,6 @@
 //
 //	LONGSPAN_BINARY  path to the collector binary (default ../../_build/otelcol-longspan; the test
 //	                 skips if the default is missing and fails if an explicit path is missing)
-//	LONGSPAN_SHARED  path to the shared/ directory with fixtures (default ../shared beside the repo)
+//
+// The wire samples come from testdata/wire at the repository root.
 package e2e

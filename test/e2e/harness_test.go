@@ -57,21 +57,6 @@ func binaryPath(t *testing.T) string {
 	return p
 }
 
-// sharedDir finds shared/ (fixtures): $LONGSPAN_SHARED, else ../shared beside the repo root.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	dir := os.Getenv("LONGSPAN_SHARED")
-	if dir == "" {
-		dir = filepath.Join(repoRoot(t), "..", "shared")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "fixtures")); err != nil {
-		t.Fatalf("shared fixtures not found at %s/fixtures: %v\n"+
-			"The e2e test expects a copy of shared/ beside the repository (../shared from the repo root), "+
-			"or LONGSPAN_SHARED pointing at it.", dir, err)
-	}
-	return dir
-}
-
 // freeAddrs returns n distinct free 127.0.0.1:port addresses.
 func freeAddrs(t *testing.T, n int) []string {
 	t.Helper()
@@ -262,10 +247,10 @@ func postTraces(t *testing.T, httpAddr string, td ptrace.Traces) {
 	})
 }
 
-// loadFixture reads an OTLP/JSON fixture from shared/fixtures.
-func loadFixture(t *testing.T, shared, name string) ptrace.Traces {
+// loadFixture reads an OTLP/JSON wire sample from testdata/wire at the repository root.
+func loadFixture(t *testing.T, name string) ptrace.Traces {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(shared, "fixtures", name))
+	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata", "wire", name))
 	if err != nil {
 		t.Fatalf("fixture %s: %v", name, err)
 	}

@@ -27,7 +27,6 @@ const idleTimeout = 5 * time.Second
 // parent + held child) reaches the file exporter behind tail_sampling in one batch.
 func TestKill9ReconcilesOpenSpan(t *testing.T) {
 	bin := binaryPath(t)
-	shared := sharedDir(t)
 	root := repoRoot(t)
 	config := filepath.Join(root, "config", "e2e.yaml")
 
@@ -58,8 +57,8 @@ func TestKill9ReconcilesOpenSpan(t *testing.T) {
 	})
 
 	// Fixtures, moved so that page.session started 10s ago; the child keeps its offset.
-	open := loadFixture(t, shared, "otel-js-open-span.json")
-	child := loadFixture(t, shared, "otel-js-ended-child.json")
+	open := loadFixture(t, "otel-js-open-span.json")
+	child := loadFixture(t, "otel-js-ended-child.json")
 	openSpan := firstSpan(t, open)
 	if openSpan.EndTimestamp() != 0 {
 		t.Fatalf("fixture otel-js-open-span.json: expected endTimeUnixNano 0, got %d", openSpan.EndTimestamp())
