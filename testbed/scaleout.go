@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type ScaleOutResult struct {
 	DuplicateSpans   int            `json:"spans_delivered_more_than_once"`
 	FalseReconciled  int            `json:"false_reconciliations"`
 	SplitTraces      int            `json:"split_traces"`
+	SplitExamples    []string       `json:"split_examples,omitempty"`
 	ReleasedAgain    int            `json:"traces_released_again_whole"`
 	SeveralGateways  int            `json:"traces_from_several_gateways"`
 	KeptTraces       int            `json:"kept_traces"`
@@ -414,7 +416,7 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		}
 		gs[g][rec.Key] = true
 	}
-	for _, gs := range byTrace {
+	for t, gs := range byTrace {
 		all := map[SpanKey]bool{}
 		gateways := map[uint8]bool{}
 		for g, keys := range gs {
@@ -432,6 +434,9 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		switch {
 		case whole == 0:
 			res.SplitTraces++
+			if len(res.SplitExamples) < 5 {
+				res.SplitExamples = append(res.SplitExamples, describeSplit(t, gs, sess))
+			}
 		case len(gs) > 1:
 			res.ReleasedAgain++
 		}
@@ -490,6 +495,23 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		res.SilentDelayP99 = round3(delays[(len(delays)*99)/100])
 		res.SilentDelayMax = round3(delays[len(delays)-1])
 	}
+}
+
+// describeSplit says what reached the backend of a split trace: the session kind (or
+// bulk) and each export batch's gateway, batch number and span count.
+func describeSplit[G comparable](t [16]byte, gs map[G]map[SpanKey]bool, sess []*Session) string {
+	what := "bulk"
+	for _, s := range sess {
+		if s.Trace == t {
+			what = fmt.Sprintf("session %d (%s, %d children acked)", s.Idx, s.Kind, len(s.Children))
+		}
+	}
+	parts := make([]string, 0, len(gs))
+	for g, keys := range gs {
+		parts = append(parts, fmt.Sprintf("%+v:%d spans", g, len(keys)))
+	}
+	sort.Strings(parts)
+	return fmt.Sprintf("%x %s: %s", t[:4], what, strings.Join(parts, ", "))
 }
 
 // openSpansAt reads a shard's open-span view.

@@ -91,10 +91,15 @@ type FrontSpec struct {
 	QueueDirectory string `yaml:"queue_directory"`
 	// QueueSize is the queue's capacity in requests. Default 100000.
 	QueueSize int `yaml:"queue_size"`
-	// NumConsumers is the queue's consumers. While a shard is unreachable, each
-	// request for it holds one consumer in retry; size this so that the others keep
-	// moving. Default 64.
+	// NumConsumers is the queue's consumers. Default 1, and keep it there: one
+	// consumer sends requests in the order the front accepted them, so a span a
+	// client sent before its trace's root end never reaches the gateway after it
+	// (with several consumers, a request in retry is overtaken and the trace reaches
+	// tail sampling in two parts). Throughput comes from batching instead.
 	NumConsumers int `yaml:"num_consumers"`
+	// BatchMaxSpans caps the spans of one request to a gateway; the queue merges
+	// queued client requests, in order, up to it. Default 8192.
+	BatchMaxSpans int `yaml:"batch_max_spans"`
 	// RetryMaxInterval caps the wait between retries of a request. Default 5s.
 	RetryMaxInterval string `yaml:"retry_max_interval"`
 	Config           string `yaml:"config"`

@@ -132,7 +132,11 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 		queueSize = 100000
 	}
 	if consumers == 0 {
-		consumers = 64
+		consumers = 1
+	}
+	batchMax := f.BatchMaxSpans
+	if batchMax == 0 {
+		batchMax = 8192
 	}
 	if maxInterval == "" {
 		maxInterval = "5s"
@@ -162,6 +166,7 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 				"sending_queue": m{
 					"enabled": true, "storage": "file_storage", "sizer": "requests",
 					"queue_size": queueSize, "num_consumers": consumers,
+					"batch": m{"flush_timeout": "20ms", "sizer": "items", "min_size": batchMax / 4, "max_size": batchMax},
 				},
 				"retry_on_failure": m{"enabled": true, "initial_interval": "100ms", "max_interval": maxInterval, "max_elapsed_time": "0s"},
 				"protocol": m{"otlp": m{
