@@ -89,7 +89,7 @@ func postJSON(t *testing.T, url string, td ptrace.Traces) int {
 	require.NoError(t, err)
 	resp, err := http.Post(url, "application/json", bytes.NewReader(b))
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	return resp.StatusCode
 }
 

@@ -64,7 +64,7 @@ func (ep otlpEndpoints) post(t *testing.T, path string, body []byte) {
 	t.Helper()
 	resp, err := http.Post(ep.httpBase+path, "application/json", bytes.NewReader(body))
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 }
 
@@ -82,7 +82,7 @@ func (ep otlpEndpoints) sendGRPC(t *testing.T, td ptrace.Traces) {
 	t.Helper()
 	conn, err := grpc.NewClient(ep.grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	require.NoError(t, err)
-	defer conn.Close()
+	defer func() { require.NoError(t, conn.Close()) }()
 	_, err = ptraceotlp.NewGRPCClient(conn).Export(context.Background(), ptraceotlp.NewExportRequestFromTraces(td))
 	require.NoError(t, err)
 }
