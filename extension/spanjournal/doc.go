@@ -2,5 +2,33 @@
 // the write-ahead log on disk and the open, held and released span state that every
 // longspan processor instance shares.
 //
+// # Who changes the state
+//
+// The journal owns the state; processors change it only inside Journal.Update,
+// through the methods of Tx. A Span, Trace or Released the journal hands out is
+// read-only to everyone else. Each Tx method changes memory and, for journaled state,
+// queues the records that restate the change; Update writes them (group commit) before
+// it returns. Delivery of released batches (what is due, what is in flight, retry
+// backoff, retention) is journal state too: see delivery.go for why.
+//
+// # Journaled and memory-only state
+//
+// Journaled, and rebuilt by replay after a restart:
+//   - every held span with all its fields (Span; recSpan), open, ended or reconciled;
+//   - released batches until their retention ends (Released.TraceID, Batch, At, Early,
+//     Spans; recRelease, recReleasedBatch, recForget);
+//   - the ids of reconciled spans and when (recReconciled).
+//
+// Memory only, lost on restart by design:
+//   - Trace.HeldSince: recovered traces count their hold from the processor's start;
+//   - Trace.GraceUntil (parent_grace): a recovered trace has no grace left;
+//   - Span.SnapshotSeq increments (Tx.NextSnapshotSeq): journaled only with the span's
+//     next Put or a checkpoint, so numbers may repeat after a restart;
+//   - delivery bookkeeping (in flight, delivered, attempts, next attempt): every
+//     journaled batch is delivered again after a restart, marked Released.Replayed;
+//   - forgetting reconciled ids (Tx.ForgetReconciled): replay restores them and the
+//     next call forgets them again;
+//   - the session index and the counters, derived from the above.
+//
 //go:generate go tool mdatagen metadata.yaml
 package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"

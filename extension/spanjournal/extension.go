@@ -80,7 +80,7 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 		return fmt.Errorf("spanjournal: opening journal in %q: %w%s", e.cfg.Directory, err, truncateCorruptHint(err))
 	}
 	e.log = log
-	e.journal = newJournal(log, e.cfg.MaxBytes, time.Now, logger)
+	e.journal = newJournal(log, e.cfg.MaxBytes, time.Now)
 	rec, err := e.journal.replay()
 	if err != nil {
 		_ = log.Close()
@@ -142,48 +142,6 @@ func (e *journalExtension) registerGauges() error {
 			return nil
 		}),
 	)
-}
-
-func (e *journalExtension) checkpointLoop() {
-	defer e.wg.Done()
-	t := time.NewTicker(e.cfg.CheckpointInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case <-t.C:
-			e.runCheckpoint()
-		}
-	}
-}
-
-// checkpointDue says whether the journal grew enough since the last checkpoint to be
-// worth one: a checkpoint rewrites all live state (a million open spans are hundreds
-// of MiB), so it runs once the journal doubled since the last one, or nears max_bytes,
-// and never for less than two segments.
-func (e *journalExtension) checkpointDue() bool {
-	size := e.log.Size()
-	if size < 2*int64(e.cfg.SegmentBytes) {
-		return false
-	}
-	return size >= 2*e.lastCheckpointBytes || (e.cfg.MaxBytes > 0 && size >= e.cfg.MaxBytes/4*3)
-}
-
-func (e *journalExtension) runCheckpoint() {
-	if !e.checkpointDue() {
-		return
-	}
-	start := time.Now()
-	removed, err := e.journal.checkpoint(context.Background())
-	if err != nil {
-		e.set.Logger.Error("Span journal checkpoint failed; the journal keeps growing until one succeeds", zap.Error(err))
-		return
-	}
-	e.lastCheckpointBytes = e.log.Size()
-	e.telemetry.SpanjournalCheckpoints.Add(context.Background(), 1)
-	e.set.Logger.Debug("Span journal checkpoint written",
-		zap.Int("segments_dropped", removed), zap.Duration("took", time.Since(start)), zap.Int64("journal_bytes", e.log.Size()))
 }
 
 func (e *journalExtension) Shutdown(ctx context.Context) error {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sort"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -50,7 +52,62 @@ func (e *journalExtension) serveOpenSpans(w http.ResponseWriter, r *http.Request
 		limit = n
 	}
 	w.Header().Set("Content-Type", "application/json")
-	if err := json.NewEncoder(w).Encode(e.journal.view(limit)); err != nil {
+	if err := json.NewEncoder(w).Encode(e.journal.view(limit, e.recovery.At)); err != nil {
 		e.set.Logger.Debug("Writing the open-span view failed", zap.Error(err))
 	}
+}
+
+// OpenSpanView is one row of the read-only view of open spans.
+type OpenSpanView struct {
+	TraceID   string    `json:"trace_id"`
+	SpanID    string    `json:"span_id"`
+	Name      string    `json:"name"`
+	Service   string    `json:"service"`
+	SessionID string    `json:"session_id"`
+	OpenSince time.Time `json:"open_since"`
+	LastSeen  time.Time `json:"last_seen"`
+	Source    string    `json:"source"`
+	Snapshots uint32    `json:"snapshots"`
+}
+
+// View is the answer of GET /v1/open-spans.
+type View struct {
+	OpenSpans   []OpenSpanView `json:"open_spans"`
+	HeldSpans   int            `json:"held_spans"`
+	HeldTraces  int            `json:"held_traces"`
+	Truncated   bool           `json:"truncated,omitempty"`
+	TotalOpen   int            `json:"total_open"`
+	Released    int            `json:"released_spans"`
+	RecoveredAt time.Time      `json:"recovered_at"`
+}
+
+// view lists up to limit open spans, oldest first. recoveredAt is when the journal
+// was replayed (Recovery.At).
+func (j *Journal) view(limit int, recoveredAt time.Time) View {
+	j.mu.Lock()
+	v := View{
+		HeldSpans:   j.st.heldSpans,
+		HeldTraces:  len(j.st.traces),
+		TotalOpen:   j.st.openSpans,
+		Released:    j.st.releasedSpans,
+		RecoveredAt: recoveredAt.UTC(),
+		OpenSpans:   make([]OpenSpanView, 0, j.st.openSpans),
+	}
+	for _, t := range j.st.traces {
+		for _, s := range t.Spans {
+			if s.State == SpanOpen {
+				v.OpenSpans = append(v.OpenSpans, OpenSpanView{
+					TraceID: s.TraceID.String(), SpanID: s.SpanID.String(), Name: s.Name,
+					Service: s.Service, SessionID: s.SessionID, OpenSince: s.Start.UTC(),
+					LastSeen: s.LastSeen.UTC(), Source: s.Source, Snapshots: s.SnapshotSeq,
+				})
+			}
+		}
+	}
+	j.mu.Unlock()
+	sort.Slice(v.OpenSpans, func(a, b int) bool { return v.OpenSpans[a].OpenSince.Before(v.OpenSpans[b].OpenSince) })
+	if len(v.OpenSpans) > limit {
+		v.OpenSpans, v.Truncated = v.OpenSpans[:limit], true
+	}
+	return v
 }

@@ -166,7 +166,7 @@ func TestOpenSpansView(t *testing.T) {
 
 	resp, err := http.Get("http://" + addr + "/v1/open-spans?limit=1")
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { require.NoError(t, resp.Body.Close()) }()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
@@ -191,7 +191,7 @@ func TestOpenSpansView(t *testing.T) {
 
 	bad, err := http.Get("http://" + addr + "/v1/open-spans?limit=x")
 	require.NoError(t, err)
-	bad.Body.Close()
+	require.NoError(t, bad.Body.Close())
 	assert.Equal(t, http.StatusBadRequest, bad.StatusCode)
 }
 
@@ -258,6 +258,35 @@ func TestCorruptJournalStopsStartWithTheHint(t *testing.T) {
 		c.TruncateCorrupt = true
 	})
 	require.NoError(t, e.Shutdown(context.Background()))
+}
+
+func TestFailedWriteForcesACheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	e := startExtension(t, dir, nil)
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	require.False(t, e.checkpointDue(), "a small journal does not checkpoint")
+
+	// The write fails (here: the log is gone); the change stays in memory.
+	require.NoError(t, e.log.Close())
+	err := e.journal.Update(context.Background(), func(tx *Tx) error {
+		tx.Put(testSpan(1, 1, SpanOpen), t0)
+		return nil
+	})
+	require.ErrorIs(t, err, wal.ErrClosed)
+	open, _, _, _ := e.journal.counts()
+	require.Equal(t, 1, open, "the change is not undone")
+	assert.True(t, e.checkpointDue(), "the journal is behind memory: checkpoint whatever its size")
+
+	// Once the log works again, the checkpoint writes what the failed write held.
+	l, err := wal.Open(wal.Options{Dir: dir})
+	require.NoError(t, err)
+	e.log, e.journal.log = l, l
+	e.runCheckpoint()
+	assert.False(t, e.checkpointDue())
+	require.NoError(t, e.Shutdown(context.Background()))
+	e = startExtension(t, dir, nil)
+	open, _, _, _ = e.journal.counts()
+	assert.Equal(t, 1, open, "the span whose write failed is journaled by the checkpoint")
 }
 
 func walRecord(typ byte, data []byte) wal.Record { return wal.Record{Type: typ, Data: data} }

@@ -34,6 +34,11 @@ func (s SpanState) String() string {
 // TracesData with exactly one resource, one scope and one span, so that releasing it
 // restores the client's resource and scope unchanged; the other fields are what the
 // rules need without decoding the payload.
+//
+// Every field is journaled (one recSpan record restates the whole span). A Span the
+// journal returns is read-only: a processor changes a span by building a new one and
+// passing it to Tx.Put, or through another Tx method, so that the indexes, the
+// counters and the journal stay in step.
 type Span struct {
 	TraceID  pcommon.TraceID
 	SpanID   pcommon.SpanID
@@ -55,53 +60,40 @@ type Span struct {
 	// IdleTimeout overrides the processor's idle_timeout for this span (a heartbeat
 	// frequency × factor); zero means the default.
 	IdleTimeout time.Duration
-	// SnapshotSeq is the number of the last snapshot emitted for the span.
+	// SnapshotSeq is the number of the last snapshot emitted for the span. Journaled
+	// with the span, but Tx.NextSnapshotSeq does not write a record by itself: see
+	// there.
 	SnapshotSeq uint32
 
 	Payload []byte
 }
 
-// Trace is the set of spans held for one trace id.
+// Trace is the set of spans held for one trace id. Read-only outside the journal,
+// like Span.
 type Trace struct {
-	ID    pcommon.TraceID
+	ID pcommon.TraceID
+	// Spans holds the trace's open, ended and reconciled spans; rebuilt from their
+	// records on replay.
 	Spans map[pcommon.SpanID]*Span
-	// HeldSince is when the oldest ended span still held in this trace arrived. It is
-	// not journaled: after a restart it is zero for recovered traces, and the processor
-	// counts their hold from its own start.
-	HeldSince time.Time
-	// GraceUntil is when a trace holding only ended spans stops waiting for their
-	// parent (the processor's parent_grace). Memory only.
-	GraceUntil time.Time
-	open       int
+	// heldSince and graceUntil are memory only: see HeldSince and GraceUntil.
+	heldSince  time.Time
+	graceUntil time.Time
+	// open counts the spans in Spans that are open.
+	open int
 }
 
 // OpenSpans returns how many spans of the trace are still open.
 func (t *Trace) OpenSpans() int { return t.open }
 
-// Released is one batch of spans handed downstream. The journal keeps it until it
-// is surely past tail sampling (which buffers in memory only), and hands it out again
-// after a restart.
-type Released struct {
-	TraceID pcommon.TraceID
-	// Batch identifies the release within its trace; unique per journal.
-	Batch uint64
-	At    time.Time
-	Early bool
-	Spans []*Span
-	// Replayed is set for batches recovered from the journal: they are handed
-	// downstream again, as possible duplicates.
-	Replayed bool
+// HeldSince is when the oldest ended span still held in this trace arrived. It is not
+// journaled: after a restart it is zero for recovered traces, and the processor counts
+// their hold from its own start.
+func (t *Trace) HeldSince() time.Time { return t.heldSince }
 
-	// Delivery bookkeeping, memory only: a restart delivers every batch again.
-	delivered   bool
-	inFlight    bool
-	until       time.Time
-	nextAttempt time.Time
-	attempts    int
-}
-
-// Attempts returns how many deliveries of the batch failed so far.
-func (r *Released) Attempts() int { return r.attempts }
+// GraceUntil is when a trace holding only ended spans stops waiting for their parent
+// (the processor's parent_grace); set with Tx.SetGrace. It is not journaled: a trace
+// recovered after a restart has no grace left.
+func (t *Trace) GraceUntil() time.Time { return t.graceUntil }
 
 // SpanKey names one span.
 type SpanKey struct {
@@ -118,20 +110,26 @@ type reconciledID struct {
 // state is the in-memory model the journal records rebuild. Every method assumes the
 // journal's lock is held.
 type state struct {
-	traces   map[pcommon.TraceID]*Trace
+	// traces is rebuilt from recSpan and recRelease records.
+	traces map[pcommon.TraceID]*Trace
+	// released is rebuilt from recRelease, recReleasedBatch and recForget records.
 	released map[pcommon.TraceID][]*Released
-	// sessions indexes open spans by session id, for the session_ended rule.
+	// sessions indexes open spans by session id, for the session_ended rule; derived
+	// from traces.
 	sessions map[string]map[SpanKey]struct{}
 
 	// undelivered holds released batches not yet accepted downstream, oldest first;
-	// delivered holds the accepted ones in the order they may be forgotten.
+	// delivered holds the accepted ones in the order they may be forgotten. Memory
+	// only (delivery.go): replay queues every journaled batch again.
 	undelivered []*Released
 	delivered   []*Released
 
-	// reconciled remembers reconciled spans, oldest first in reconciledOrder.
+	// reconciled remembers reconciled spans, oldest first in reconciledOrder; rebuilt
+	// from recReconciled records (forgetting them is not journaled).
 	reconciled      map[SpanKey]time.Time
 	reconciledOrder []reconciledID
 
+	// Derived from the above.
 	openSpans     int
 	heldSpans     int
 	releasedSpans int
@@ -177,8 +175,8 @@ func (st *state) put(s *Span, now time.Time) {
 		}
 	} else {
 		st.heldSpans++
-		if t.HeldSince.IsZero() && !now.IsZero() {
-			t.HeldSince = now
+		if t.heldSince.IsZero() && !now.IsZero() {
+			t.heldSince = now
 		}
 	}
 }
@@ -222,9 +220,8 @@ func (st *state) release(t *Trace, ids []pcommon.SpanID, batch uint64, at time.T
 		r.Spans = append(r.Spans, s)
 	}
 	// Every release takes all ended spans of the trace, so nothing is held after it.
-	t.HeldSince = time.Time{}
+	t.heldSince = time.Time{}
 	st.addReleased(r)
-	st.undelivered = append(st.undelivered, r)
 	return r
 }
 

@@ -13,27 +13,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// Attributes of the partial-span heartbeat log records (docs/design.md, "What counts as
-// what on input"). G-Research's PartialSpanProcessor (.NET, Python) writes the
-// partial.* names; the python-contrib variant writes span.state and log.body.type.
-const (
-	attrPartialEvent     = "partial.event"
-	attrPartialBodyType  = "partial.body.type"
-	attrPartialFrequency = "partial.frequency"
-	attrSpanState        = "span.state"
-	attrLogBodyType      = "log.body.type"
-
-	bodyTypeJSON = "json/v1"
-)
-
-// Why a heartbeat record was dropped.
-const (
-	dropBadBody      = "bad_body"
-	dropNotOneSpan   = "not_one_span"
-	dropUnknownEvent = "unknown_event"
-	dropBadEndedSpan = "ended_without_end_time"
-)
-
 var errNotOneSpan = errors.New("body must hold exactly one span")
 
 // heartbeat is one partial-span log record, read.

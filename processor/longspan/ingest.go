@@ -1,7 +1,6 @@
 package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
 
 import (
-	"fmt"
 	"slices"
 	"time"
 
@@ -10,31 +9,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
-)
-
-// Drop reasons: bad or stale input, dropped (and counted) one span at a time.
-const (
-	dropInvalidID      = "invalid_id"
-	dropEndBeforeStart = "end_before_start"
-	dropStartInFuture  = "start_in_future"
-	dropNoStartTime    = "no_start_time"
-	dropTooLarge       = "too_large"
-	dropStaleSnapshot  = "stale_snapshot"
-	dropUnencodable    = "unencodable"
-)
-
-// Receive outcomes.
-const (
-	outcomePassed  = "passed"
-	outcomeOpened  = "opened"
-	outcomeUpdated = "updated"
-	outcomeHeld    = "held"
-	outcomeEnded   = "ended"
-	// outcomeGraceHeld is an ended span held for parent_grace because its parent is
-	// not known yet.
-	outcomeGraceHeld = "grace_held"
-	// outcomeSuperseding is the real end of a span the collector had reconciled.
-	outcomeSuperseding = "superseding"
 )
 
 // item is one span of an incoming request and what the processor did with it.
@@ -63,46 +37,6 @@ type item struct {
 	pos [3]int
 }
 
-type ingestResult struct {
-	passed int
-	// marked is set when a passed-through span needs a changed copy.
-	marked   bool
-	released []*spanjournal.Released
-	// touched holds the traces whose spans changed: each is released if complete.
-	touched    map[pcommon.TraceID]struct{}
-	received   map[string]int
-	dropped    map[string]int
-	reconciled map[string]int
-}
-
-// pass sends a span on, through the request's pass-through part.
-func (r *ingestResult) pass(it *item, mark func(ptrace.Span)) {
-	it.pass, it.mark = true, mark
-	r.passed++
-	r.marked = r.marked || mark != nil
-}
-
-func (r *ingestResult) drop(reason string) {
-	if r.dropped == nil {
-		r.dropped = map[string]int{}
-	}
-	r.dropped[reason]++
-}
-
-func (r *ingestResult) touch(id pcommon.TraceID) {
-	if r.touched == nil {
-		r.touched = map[pcommon.TraceID]struct{}{}
-	}
-	r.touched[id] = struct{}{}
-}
-
-func (r *ingestResult) receive(outcome string) {
-	if r.received == nil {
-		r.received = map[string]int{}
-	}
-	r.received[outcome]++
-}
-
 // classify validates every span of a request without the journal lock. Invalid spans
 // are dropped here, each alone, and counted by reason.
 func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, map[string]int) {
@@ -110,10 +44,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 	req := &requestPayloads{td: td}
 	var drops map[string]int
 	drop := func(reason string, it *item) {
-		if drops == nil {
-			drops = map[string]int{}
-		}
-		drops[reason]++
+		increment(&drops, reason)
 		p.logger.Warn("Dropped a bad span; the rest of its request goes on", zap.String("reason", reason),
 			zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 	}
@@ -160,48 +91,9 @@ func (p *longspanProcessor) sessionOf(rs ptrace.ResourceSpans, span ptrace.Span)
 	return ""
 }
 
-// checkLimits refuses the whole request, before anything changes, when holding what
-// it brings would pass a limit. Refusing whole keeps the promise simple: nothing of a
-// refused request was acknowledged, and the client's retry brings all of it again.
-func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error {
-	newOpen, newHeld := 0, 0
-	opening := map[pcommon.TraceID]bool{}
-	for i := range items {
-		it := &items[i]
-		t := tx.Trace(it.traceID)
-		if it.open {
-			if t == nil || t.Spans[it.spanID] == nil {
-				newOpen++
-			}
-			opening[it.traceID] = true
-			continue
-		}
-		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted))) {
-			newHeld++
-		}
-	}
-	if newOpen == 0 && newHeld == 0 {
-		return nil
-	}
-	open, held := tx.Counts()
-	switch {
-	case newOpen > 0 && open+newOpen > p.cfg.Limits.MaxOpenSpans:
-		return &errLimit{limit: "max_open_spans", detail: limitDetail(open, newOpen, p.cfg.Limits.MaxOpenSpans)}
-	case newHeld > 0 && held+newHeld > p.cfg.Limits.MaxHeldSpans:
-		return &errLimit{limit: "max_held_spans", detail: limitDetail(held, newHeld, p.cfg.Limits.MaxHeldSpans)}
-	case tx.JournalFull():
-		return &errLimit{limit: "max_journal_bytes", detail: "the span journal passed the extension's max_bytes"}
-	}
-	return nil
-}
-
-func limitDetail(have, want, limit int) string {
-	return fmt.Sprintf("holding %d, request adds %d, limit %d", have, want, limit)
-}
-
 // ingest applies the rules to every valid span of a request, under the journal lock.
-func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Time) ingestResult {
-	var res ingestResult
+func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Time) ruleResult {
+	var res ruleResult
 	for i := range items {
 		it := &items[i]
 		if it.open {
@@ -214,7 +106,7 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 	return res
 }
 
-func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	t := tx.Trace(it.traceID)
 	var old *spanjournal.Span
 	if t != nil {
@@ -238,7 +130,7 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 	case t == nil && p.waitsForParent(it):
 		if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, nil, res); ok {
 			tx.Put(s, now)
-			tx.Trace(it.traceID).GraceUntil = now.Add(p.cfg.ParentGrace)
+			tx.SetGrace(tx.Trace(it.traceID), now.Add(p.cfg.ParentGrace))
 			res.receive(outcomeGraceHeld)
 		}
 		return
@@ -267,7 +159,7 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 	}
 	tx.Put(s, now)
 	if it.span.ParentSpanID().IsEmpty() {
-		t.GraceUntil = time.Time{} // the root ended: no parent left to wait for
+		tx.SetGrace(t, time.Time{}) // the root ended: no parent left to wait for
 	}
 	if it.interrupted {
 		// The client gave up on this span: its open descendants will never end.
@@ -283,7 +175,7 @@ func (p *longspanProcessor) reconciledRecently(tx *spanjournal.Tx, it *item, now
 	return at, ok && now.Sub(at) < p.cfg.SupersedeWindow
 }
 
-func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	t := tx.Trace(it.traceID)
 	var old *spanjournal.Span
 	if t != nil {
@@ -327,7 +219,7 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 	}
 }
 
-func (p *longspanProcessor) dropStale(it *item, res *ingestResult) {
+func (p *longspanProcessor) dropStale(it *item, res *ruleResult) {
 	res.drop(dropStaleSnapshot)
 	p.logger.Debug("Dropped an open-span snapshot of a span that already ended, was reconciled or released",
 		zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
@@ -347,7 +239,7 @@ func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {
 // passOn sends an ended span on, unchanged or marked. An instance in a logs pipeline
 // has no traces consumer: it journals the span as a complete trace of its own, which
 // the journal's emitter delivers.
-func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrace.Span), now time.Time, res *ingestResult) {
+func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrace.Span), now time.Time, res *ruleResult) {
 	if p.next != nil {
 		res.pass(it, mark)
 		return
@@ -360,7 +252,7 @@ func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrac
 
 // newSpan builds the journal entry of an incoming span; edit, when set, changes the
 // stored copy.
-func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, edit func(ptrace.Span), res *ingestResult) (*spanjournal.Span, bool) {
+func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, edit func(ptrace.Span), res *ruleResult) (*spanjournal.Span, bool) {
 	var payload []byte
 	var err error
 	if edit == nil {
@@ -381,7 +273,7 @@ func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.Span
 		return nil, false
 	}
 	service := ""
-	if v, ok := it.rs.Resource().Attributes().Get("service.name"); ok {
+	if v, ok := it.rs.Resource().Attributes().Get(attrServiceName); ok {
 		service = v.AsString()
 	}
 	return &spanjournal.Span{
@@ -401,7 +293,7 @@ func (p *longspanProcessor) isSessionSpan(it *item) bool {
 
 // endSession applies the session_ended rule for an ended session span: every other
 // open span of that session, in other traces, will never end.
-func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	if p.isSessionSpan(it) {
 		p.reconcileSession(tx, it, now, res)
 	}
@@ -412,17 +304,6 @@ func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Ti
 // yet (a browser exports ended children before the first snapshot of their page).
 func (p *longspanProcessor) waitsForParent(it *item) bool {
 	return p.cfg.ParentGrace > 0 && !it.span.ParentSpanID().IsEmpty()
-}
-
-// releaseComplete releases every touched trace that has nothing open any more and is
-// not waiting for a parent.
-func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ingestResult, now time.Time) {
-	for id := range res.touched {
-		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !now.Before(t.GraceUntil) {
-			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
-		}
-	}
-	clear(res.touched)
 }
 
 // passThrough copies the spans marked pass into a new request, keeping their

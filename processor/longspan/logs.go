@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 )
 
@@ -30,7 +28,7 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 				}
 				consumed++
 				if err != nil {
-					p.telemetry.LongspanLogRecordsDropped.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
+					p.telemetry.LongspanLogRecordsDropped.Add(ctx, 1, withReason(reason))
 					p.logger.Warn("Dropped a heartbeat log record", zap.String("reason", reason), zap.Error(err))
 					continue
 				}

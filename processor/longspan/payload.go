@@ -1,42 +1,15 @@
 package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
-)
-
-// Output attributes (docs/design.md, "Output attributes").
-const (
-	attrState       = "longspan.state"
-	attrCloseReason = "longspan.close_reason"
-	attrSnapshotSeq = "longspan.snapshot.seq"
-	attrLastSeen    = "longspan.last_seen_unix_nano"
-	attrSource      = "longspan.source"
-
-	// attrReconciledAt tells, on a superseding span, when the collector had
-	// reconciled it.
-	attrReconciledAt = "longspan.reconciled_at_unix_nano"
-
-	stateSnapshot      = "snapshot"
-	stateReconciled    = "reconciled"
-	stateSuperseding   = "superseding"
-	stateReleasedEarly = "released_early"
-
-	sourceOTLPOpenSpan = "otlp_open_span"
-	sourceHeartbeatLog = "heartbeat_log"
-	sourceEmbrace      = "embrace"
-
-	// attrEmbraceErrorCode is Embrace's interruption code on an ended span.
-	attrEmbraceErrorCode = "emb.error_code"
-	// attrClientHint carries what our web client knows about an open span's future:
-	// hintPageUnload means the page is gone and the span will never end.
-	attrClientHint = "longspan.client.hint"
-	hintPageUnload = "page_unload"
 )
 
 var (
@@ -115,3 +88,15 @@ func setTime(attrs pcommon.Map, key string, t time.Time) {
 }
 
 func timestamp(t time.Time) pcommon.Timestamp { return pcommon.NewTimestampFromTime(t) }
+
+// reportUndecodable logs and counts stored spans that could not be decoded. Only a
+// payload damaged after its journal checksum was verified gets here.
+func (p *longspanProcessor) reportUndecodable(errs []error) {
+	if len(errs) == 0 {
+		return
+	}
+	p.telemetry.LongspanSpansDropped.Add(context.Background(), int64(len(errs)), withReason(dropUnencodable))
+	for _, err := range errs {
+		p.logger.Error("Dropped a stored span that could not be decoded", zap.Error(err))
+	}
+}

@@ -2,7 +2,6 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -11,8 +10,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
@@ -32,8 +29,11 @@ type longspanProcessor struct {
 
 	journal *spanjournal.Journal
 	emitter bool
-	// startedAt is when this processor started, which after a restart is when the
-	// journal was recovered: idle clocks and holds of recovered spans run from it.
+	// startedAt is when this processor started, by its own clock: after a restart, the
+	// instant the recovered state comes back to life. The idle clocks and holds of
+	// recovered spans run from it (the journal does not keep their memory-only hold
+	// start, and the downtime is not client silence). It is the one restart instant
+	// the rules use: the extension's Recovery.At only reports the replay.
 	startedAt time.Time
 
 	// nextSnapshot is when the next round of snapshots is due; touched by the tick
@@ -106,18 +106,6 @@ func (p *longspanProcessor) Shutdown(context.Context) error {
 	return nil
 }
 
-// errLimit is the retryable refusal past a limit. It is deliberately not a permanent
-// error: the OTLP receiver answers it with HTTP 503 / gRPC UNAVAILABLE, which every
-// OTLP exporter and SDK retries with backoff.
-type errLimit struct {
-	limit  string
-	detail string
-}
-
-func (e *errLimit) Error() string {
-	return fmt.Sprintf("longspan: %s reached (%s); retry later", e.limit, e.detail)
-}
-
 func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.clock.Now()
 	items, drops := p.classify(td, now)
@@ -137,50 +125,20 @@ func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 
 // apply runs the rules on the valid spans of one request under one journal update,
 // and delivers the traces it completed when this instance is the emitter.
-func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Time) (ingestResult, error) {
-	var out ingestResult
+func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Time) (ruleResult, error) {
+	var res ruleResult
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 		if err := p.checkLimits(tx, items); err != nil {
 			return err
 		}
-		out = p.ingest(tx, items, now)
-		if p.emitter {
-			// Deliver what this request completed right away, not a tick later.
-			for _, r := range out.released {
-				tx.Take(r)
-			}
-		}
+		res = p.ingest(tx, items, now)
+		p.takeForDelivery(tx, res.released)
 		return nil
 	})
-	var limit *errLimit
-	if errors.As(err, &limit) {
-		p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String("limit", limit.limit)))
-		p.logger.Warn("Refusing a request with a retryable error: a limit is reached", zap.String("limit", limit.limit), zap.String("detail", limit.detail))
-		return out, err
-	}
 	if err != nil {
-		return out, err
+		p.reportRefusal(ctx, err)
+		return res, err
 	}
-	if p.emitter && len(out.released) > 0 {
-		p.deliver(ctx, out.released, now)
-	}
-	return out, nil
-}
-
-func (p *longspanProcessor) count(ctx context.Context, drops map[string]int, out ingestResult) {
-	for reason, n := range drops {
-		p.telemetry.LongspanSpansDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
-	}
-	for reason, n := range out.dropped {
-		p.telemetry.LongspanSpansDropped.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
-	}
-	for outcome, n := range out.received {
-		p.telemetry.LongspanSpansReceived.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", outcome)))
-	}
-	for reason, n := range out.reconciled {
-		p.telemetry.LongspanSpansReconciled.Add(ctx, int64(n), metric.WithAttributes(attribute.String("reason", reason)))
-	}
-	if n := out.received[outcomeSuperseding]; n > 0 {
-		p.telemetry.LongspanSpansSuperseding.Add(ctx, int64(n))
-	}
+	p.deliverTaken(ctx, res.released, now)
+	return res, nil
 }

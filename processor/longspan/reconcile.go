@@ -12,25 +12,10 @@ import (
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 )
 
-// Close reasons (docs/design.md, promise 5).
-const (
-	reasonIdleTimeout      = "idle_timeout"
-	reasonSessionEnded     = "session_ended"
-	reasonMaxDuration      = "max_duration"
-	reasonParentReconciled = "parent_reconciled"
-	// reasonClientInterrupted is a span the client itself gave up on: an Embrace
-	// interruption code, or a browser's unload hint.
-	reasonClientInterrupted = "client_interrupted"
-)
-
 func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) string {
 	switch reason {
 	case reasonIdleTimeout:
-		timeout := s.IdleTimeout
-		if timeout == 0 {
-			timeout = p.cfg.IdleTimeout
-		}
-		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", timeout)
+		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", p.idleTimeout(s))
 	case reasonSessionEnded:
 		return fmt.Sprintf("longspan: session %q started again or ended while this span was open; closed at the time it was last seen", s.SessionID)
 	case reasonMaxDuration:
@@ -43,16 +28,47 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 	return "longspan: closed by the collector: " + reason
 }
 
+// idleTimeout is how long the client of s may stay silent: its heartbeat deadline,
+// or idle_timeout.
+func (p *longspanProcessor) idleTimeout(s *spanjournal.Span) time.Duration {
+	if s.IdleTimeout != 0 {
+		return s.IdleTimeout
+	}
+	return p.cfg.IdleTimeout
+}
+
+// reconcileExpired reconciles the open spans of t whose client went quiet or that ran
+// longer than max_duration (the timed rules).
+func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
+	for _, s := range t.Spans {
+		if s.State != spanjournal.SpanOpen {
+			continue
+		}
+		// The idle clock runs from the last report, or from this processor's start
+		// when that is later: the collector's own downtime is not client silence.
+		idleSince := s.LastSeen
+		if p.startedAt.After(idleSince) {
+			idleSince = p.startedAt
+		}
+		switch {
+		case now.Sub(idleSince) >= p.idleTimeout(s):
+			p.reconcile(tx, t, s, reasonIdleTimeout, now, res)
+		case now.Sub(s.Start) >= p.cfg.MaxDuration:
+			p.reconcile(tx, t, s, reasonMaxDuration, now, res)
+		}
+	}
+}
+
 // reconcile closes an open span that will never end, and every open descendant of it
 // in the same trace, and journals them.
-func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, s *spanjournal.Span, reason string, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, s *spanjournal.Span, reason string, now time.Time, res *ruleResult) {
 	p.closeSpan(tx, s, reason, now, res)
 	p.closeDescendants(tx, t, s.SpanID, now, res)
 }
 
 // closeDescendants reconciles the open descendants of a span that was reconciled or
 // that the client ended as interrupted.
-func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.Trace, root pcommon.SpanID, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.Trace, root pcommon.SpanID, now time.Time, res *ruleResult) {
 	children := map[pcommon.SpanID][]*spanjournal.Span{}
 	for _, c := range t.Spans {
 		if c.State == spanjournal.SpanOpen && !c.ParentID.IsEmpty() {
@@ -79,7 +95,7 @@ func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.
 
 // closeSpan turns the last known copy of an open span into its reconciled version:
 // it ends when the client was last seen (never "now"), with status Error.
-func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, reason string, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, reason string, now time.Time, res *ruleResult) {
 	end := s.LastSeen
 	if end.Before(s.Start) {
 		end = s.Start
@@ -108,11 +124,7 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 	}
 	tx.Put(&closed, now)
 	tx.RememberReconciled(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, now)
-	if res.reconciled == nil {
-		res.reconciled = map[string]int{}
-	}
-	res.reconciled[reason]++
-	res.touch(s.TraceID)
+	res.reconcile(s.TraceID, reason)
 	p.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
 		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen))
 }
@@ -128,7 +140,7 @@ func editPayload(b []byte, edit func(ptrace.Span)) ([]byte, error) {
 
 // reconcileSession applies the session_ended rule for the session span in it: the open
 // spans of the same session in other traces, started before it, will never end.
-func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now time.Time, res *ingestResult) {
+func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	cutoff := it.span.StartTimestamp().AsTime()
 	if !it.open {
 		cutoff = it.span.EndTimestamp().AsTime()
@@ -144,18 +156,6 @@ func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now t
 		}
 		p.reconcile(tx, t, s, reasonSessionEnded, now, res)
 	}
-}
-
-// releaseTrace moves a trace's spans into a released batch: all of them when the trace
-// is complete, or only its ended and reconciled spans for an early release.
-func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, early bool) *spanjournal.Released {
-	spans := make([]*spanjournal.Span, 0, len(t.Spans))
-	for _, s := range t.Spans {
-		if !early || s.State != spanjournal.SpanOpen {
-			spans = append(spans, s)
-		}
-	}
-	return tx.Release(t, spans, now, early)
 }
 
 // embraceInterrupted says whether an ended span carries one of Embrace's interruption

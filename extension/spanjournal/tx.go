@@ -1,0 +1,91 @@
+package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/wal"
+)
+
+// Tx is the view of the state inside one Update. Its methods are the only way to
+// change the state: each changes memory and, for journaled state, queues the records
+// that restate the change. The delivery methods are in delivery.go.
+type Tx struct {
+	j    *Journal
+	recs []wal.Record
+}
+
+// Trace returns the held trace with this id, or nil.
+func (tx *Tx) Trace(id pcommon.TraceID) *Trace { return tx.j.st.traces[id] }
+
+// Traces calls fn for every held trace, in no particular order.
+func (tx *Tx) Traces(fn func(t *Trace)) {
+	for _, t := range tx.j.st.traces {
+		fn(t)
+	}
+}
+
+// SessionSpans returns the open spans that carry this session id.
+func (tx *Tx) SessionSpans(session string) []*Span {
+	m := tx.j.st.sessions[session]
+	out := make([]*Span, 0, len(m))
+	for k := range m {
+		if t := tx.j.st.traces[k.Trace]; t != nil {
+			if s := t.Spans[k.Span]; s != nil {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// Counts returns the open and held (ended or reconciled, not yet released) spans.
+func (tx *Tx) Counts() (open, held int) { return tx.j.st.openSpans, tx.j.st.heldSpans }
+
+// JournalFull reports whether the journal on disk passed its max_bytes limit.
+func (tx *Tx) JournalFull() bool {
+	return tx.j.maxBytes > 0 && tx.j.log.Size() >= tx.j.maxBytes
+}
+
+// Put stores a span (replacing an earlier copy) and journals it. now starts the
+// trace's hold when s is the first ended span held in it.
+func (tx *Tx) Put(s *Span, now time.Time) {
+	tx.j.st.put(s, now)
+	tx.recs = append(tx.recs, spanRecord(s))
+}
+
+// SetGrace makes t wait until until for the parent of its ended spans (parent_grace);
+// the zero time ends the wait. Memory only: see Trace.GraceUntil.
+func (tx *Tx) SetGrace(t *Trace, until time.Time) { t.graceUntil = until }
+
+// NextSnapshotSeq numbers the next snapshot of s and returns the number. It writes no
+// record: a journal write per open span per snapshot interval would cost more than
+// the numbering is worth. The number reaches the journal with the span's next Put
+// (a client update, its end) or checkpoint; after a restart before then, numbering
+// goes on from the last journaled number and repeats the numbers since.
+func (tx *Tx) NextSnapshotSeq(s *Span) uint32 {
+	s.SnapshotSeq++
+	return s.SnapshotSeq
+}
+
+// RememberReconciled journals that a span was reconciled at at.
+func (tx *Tx) RememberReconciled(k SpanKey, at time.Time) {
+	tx.j.st.rememberReconciled(k, at)
+	tx.recs = append(tx.recs, reconciledRecord(k, at))
+}
+
+// ReconciledAt says when a span was reconciled, if it is still remembered.
+func (tx *Tx) ReconciledAt(k SpanKey) (time.Time, bool) {
+	at, ok := tx.j.st.reconciled[k]
+	return at, ok
+}
+
+// ForgetReconciled drops remembered reconciled ids older than before, and the oldest
+// beyond max entries; it returns how many went for each reason. Not journaled: replay
+// restores them and the next call drops them again.
+func (tx *Tx) ForgetReconciled(before time.Time, maxEntries int) (expired, evicted int) {
+	expired = tx.j.st.forgetReconciled(func(at time.Time, _ int) bool { return !at.Before(before) })
+	evicted = tx.j.st.forgetReconciled(func(_ time.Time, n int) bool { return n <= maxEntries })
+	return expired, evicted
+}

@@ -1,0 +1,123 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Every name and value the processor reads from or writes to telemetry lives here.
+
+// Input attributes (docs/design.md, "What counts as what on input").
+const (
+	// attrServiceName is the resource attribute the journal keeps as Span.Service.
+	attrServiceName = "service.name"
+
+	// Partial-span heartbeat log records. G-Research's PartialSpanProcessor (.NET,
+	// Python) writes the partial.* names; the python-contrib variant writes span.state
+	// and log.body.type.
+	attrPartialEvent     = "partial.event"
+	attrPartialBodyType  = "partial.body.type"
+	attrPartialFrequency = "partial.frequency"
+	attrSpanState        = "span.state"
+	attrLogBodyType      = "log.body.type"
+	bodyTypeJSON         = "json/v1"
+
+	// attrEmbraceErrorCode is Embrace's interruption code on an ended span.
+	attrEmbraceErrorCode = "emb.error_code"
+	// attrClientHint carries what our web client knows about an open span's future:
+	// hintPageUnload means the page is gone and the span will never end.
+	attrClientHint = "longspan.client.hint"
+	hintPageUnload = "page_unload"
+)
+
+// Output attributes (docs/design.md, "Output attributes").
+const (
+	attrState       = "longspan.state"
+	attrCloseReason = "longspan.close_reason"
+	attrSnapshotSeq = "longspan.snapshot.seq"
+	attrLastSeen    = "longspan.last_seen_unix_nano"
+	attrSource      = "longspan.source"
+	// attrReconciledAt tells, on a superseding span, when the collector had
+	// reconciled it.
+	attrReconciledAt = "longspan.reconciled_at_unix_nano"
+)
+
+// Values of longspan.state.
+const (
+	stateSnapshot      = "snapshot"
+	stateReconciled    = "reconciled"
+	stateSuperseding   = "superseding"
+	stateReleasedEarly = "released_early"
+)
+
+// Values of longspan.source: how the client reported an open span.
+const (
+	sourceOTLPOpenSpan = "otlp_open_span"
+	sourceHeartbeatLog = "heartbeat_log"
+	sourceEmbrace      = "embrace"
+)
+
+// Values of longspan.close_reason (docs/design.md, promise 5), also the reason of
+// otelcol_longspan_spans_reconciled.
+const (
+	reasonIdleTimeout      = "idle_timeout"
+	reasonSessionEnded     = "session_ended"
+	reasonMaxDuration      = "max_duration"
+	reasonParentReconciled = "parent_reconciled"
+	// reasonClientInterrupted is a span the client itself gave up on: an Embrace
+	// interruption code, or a browser's unload hint.
+	reasonClientInterrupted = "client_interrupted"
+)
+
+// Keys of the processor's metric attributes (metadata.yaml).
+const (
+	metricAttrReason = "reason"
+	metricAttrLimit  = "limit"
+)
+
+// withReason is the reason attribute of a counter.
+func withReason(reason string) metric.AddOption {
+	return metric.WithAttributes(attribute.String(metricAttrReason, reason))
+}
+
+// Reasons of otelcol_longspan_spans_dropped: bad or stale input, dropped (and counted)
+// one span at a time.
+const (
+	dropInvalidID      = "invalid_id"
+	dropEndBeforeStart = "end_before_start"
+	dropStartInFuture  = "start_in_future"
+	dropNoStartTime    = "no_start_time"
+	dropTooLarge       = "too_large"
+	dropStaleSnapshot  = "stale_snapshot"
+	dropUnencodable    = "unencodable"
+)
+
+// Reasons of otelcol_longspan_log_records_dropped: why a heartbeat record was dropped.
+const (
+	dropBadBody      = "bad_body"
+	dropNotOneSpan   = "not_one_span"
+	dropUnknownEvent = "unknown_event"
+	dropBadEndedSpan = "ended_without_end_time"
+)
+
+// Reasons of otelcol_longspan_spans_received: what became of a valid span.
+const (
+	outcomePassed  = "passed"
+	outcomeOpened  = "opened"
+	outcomeUpdated = "updated"
+	outcomeHeld    = "held"
+	outcomeEnded   = "ended"
+	// outcomeGraceHeld is an ended span held for parent_grace because its parent is
+	// not known yet.
+	outcomeGraceHeld = "grace_held"
+	// outcomeSuperseding is the real end of a span the collector had reconciled.
+	outcomeSuperseding = "superseding"
+)
+
+// Values of the limit attribute of otelcol_longspan_requests_refused: the limit that
+// refused a request.
+const (
+	limitMaxOpenSpans    = "max_open_spans"
+	limitMaxHeldSpans    = "max_held_spans"
+	limitMaxJournalBytes = "max_journal_bytes"
+)

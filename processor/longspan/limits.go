@@ -1,0 +1,76 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// errLimit is the retryable refusal past a limit. It is deliberately not a permanent
+// error: the OTLP receiver answers it with HTTP 503 / gRPC UNAVAILABLE, which every
+// OTLP exporter and SDK retries with backoff.
+type errLimit struct {
+	// limit is the limit's name, the limit attribute of requests_refused.
+	limit  string
+	detail string
+}
+
+func (e *errLimit) Error() string {
+	return fmt.Sprintf("longspan: %s reached (%s); retry later", e.limit, e.detail)
+}
+
+// checkLimits refuses the whole request, before anything changes, when holding what
+// it brings would pass a limit. Refusing whole keeps the promise simple: nothing of a
+// refused request was acknowledged, and the client's retry brings all of it again.
+func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error {
+	newOpen, newHeld := 0, 0
+	opening := map[pcommon.TraceID]bool{}
+	for i := range items {
+		it := &items[i]
+		t := tx.Trace(it.traceID)
+		if it.open {
+			if t == nil || t.Spans[it.spanID] == nil {
+				newOpen++
+			}
+			opening[it.traceID] = true
+			continue
+		}
+		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted))) {
+			newHeld++
+		}
+	}
+	if newOpen == 0 && newHeld == 0 {
+		return nil
+	}
+	open, held := tx.Counts()
+	switch {
+	case newOpen > 0 && open+newOpen > p.cfg.Limits.MaxOpenSpans:
+		return &errLimit{limit: limitMaxOpenSpans, detail: limitDetail(open, newOpen, p.cfg.Limits.MaxOpenSpans)}
+	case newHeld > 0 && held+newHeld > p.cfg.Limits.MaxHeldSpans:
+		return &errLimit{limit: limitMaxHeldSpans, detail: limitDetail(held, newHeld, p.cfg.Limits.MaxHeldSpans)}
+	case tx.JournalFull():
+		return &errLimit{limit: limitMaxJournalBytes, detail: "the span journal passed the extension's max_bytes"}
+	}
+	return nil
+}
+
+func limitDetail(have, want, limit int) string {
+	return fmt.Sprintf("holding %d, request adds %d, limit %d", have, want, limit)
+}
+
+// reportRefusal counts and logs a request refused past a limit; other errors pass.
+func (p *longspanProcessor) reportRefusal(ctx context.Context, err error) {
+	var limit *errLimit
+	if !errors.As(err, &limit) {
+		return
+	}
+	p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String(metricAttrLimit, limit.limit)))
+	p.logger.Warn("Refusing a request with a retryable error: a limit is reached", zap.String("limit", limit.limit), zap.String("detail", limit.detail))
+}

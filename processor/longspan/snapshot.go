@@ -1,0 +1,70 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// snapshotChunk bounds the spans of one snapshot ConsumeTraces call.
+const snapshotChunk = 1000
+
+// snapshotOf is what a snapshot needs of an open span, copied under the journal lock.
+type snapshotOf struct {
+	span     *spanjournal.Span
+	seq      uint32
+	lastSeen time.Time
+}
+
+// takeSnapshots numbers a snapshot of every span open at least snapshot.min_age and
+// copies what emitSnapshots needs, under the journal lock.
+func (p *longspanProcessor) takeSnapshots(tx *spanjournal.Tx, now time.Time) []snapshotOf {
+	var snaps []snapshotOf
+	tx.Traces(func(t *spanjournal.Trace) {
+		for _, s := range t.Spans {
+			if s.State == spanjournal.SpanOpen && now.Sub(s.Start) >= p.cfg.Snapshot.MinAge {
+				snaps = append(snaps, snapshotOf{span: s, seq: tx.NextSnapshotSeq(s), lastSeen: s.LastSeen})
+			}
+		}
+	})
+	return snaps
+}
+
+// emitSnapshots sends a snapshot of each live span: the span as last reported, ended
+// now, and marked so that the pipeline routes it around tail sampling.
+func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []snapshotOf, now time.Time) {
+	for len(snaps) > 0 {
+		chunk := snaps[:min(len(snaps), snapshotChunk)]
+		snaps = snaps[len(chunk):]
+		spans := make([]*spanjournal.Span, len(chunk))
+		for i, sn := range chunk {
+			spans[i] = sn.span
+		}
+		td, errs := decodeSpans(spans, func(i int, span ptrace.Span) {
+			sn := chunk[i]
+			span.SetEndTimestamp(timestamp(now))
+			attrs := span.Attributes()
+			attrs.PutStr(attrState, stateSnapshot)
+			attrs.PutInt(attrSnapshotSeq, int64(sn.seq))
+			setTime(attrs, attrLastSeen, sn.lastSeen)
+			if sn.span.Source != "" {
+				attrs.PutStr(attrSource, sn.span.Source)
+			}
+		})
+		p.reportUndecodable(errs)
+		n := td.SpanCount()
+		if n == 0 {
+			continue
+		}
+		if err := p.next.ConsumeTraces(ctx, td); err != nil {
+			p.logger.Warn("The next consumer refused snapshot spans; they are not retried (the next round replaces them)",
+				zap.Int("spans", n), zap.Error(err))
+			continue
+		}
+		p.telemetry.LongspanSnapshotsEmitted.Add(ctx, int64(n))
+	}
+}
