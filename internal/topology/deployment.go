@@ -22,7 +22,9 @@ import (
 )
 
 // Deployment is the deployment file: the shards, where each one is reached and
-// journaled, which gateway serves it, and the settings every gateway shares.
+// journaled, which gateway serves it, and the settings every gateway shares. Relative
+// paths in it are relative to the directory longspanctl and the collectors run in, as
+// in a collector's own configuration.
 type Deployment struct {
 	// Shards is S, the fixed number of shards. Pick it once, well above the most
 	// gateways you plan (4× or more): changing it later re-maps every trace.
@@ -61,9 +63,6 @@ type Deployment struct {
 	Live      []string       `yaml:"live_exporters"`
 	// Telemetry is each gateway's and the front's service::telemetry, as it is.
 	Telemetry map[string]any `yaml:"telemetry"`
-
-	// dir is the deployment file's directory; relative paths are relative to it.
-	dir string
 }
 
 // GatewaySpec is one gateway.
@@ -170,7 +169,6 @@ func Load(path string) (*Deployment, error) {
 	if err := yaml.Unmarshal(raw, d); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	d.dir = filepath.Dir(path)
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -282,14 +280,6 @@ func (d *Deployment) Assign(s int, to string) error {
 	return nil
 }
 
-// Path resolves p against the deployment file's directory.
-func (d *Deployment) Path(p string) string {
-	if p == "" || filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(d.dir, p)
-}
-
 // ShardName is shard s as it appears in component names and directories ("07").
 func (d *Deployment) ShardName(s int) string {
 	if d.Shards > 100 {
@@ -319,5 +309,5 @@ func (d *Deployment) ViewEndpoint(s int) string {
 
 // JournalDir is shard s's journal directory.
 func (d *Deployment) JournalDir(s int) string {
-	return filepath.Join(d.Path(d.JournalRoot), "shard-"+d.ShardName(s))
+	return filepath.Join(d.JournalRoot, "shard-"+d.ShardName(s))
 }

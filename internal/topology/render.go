@@ -67,6 +67,8 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 			lp = m{}
 		}
 		lp["journal"] = journal
+		// Shard moves reload gateways: what sits in tail_sampling must be journaled.
+		lp["journal_pass_through"] = true
 		if d.Front.GRPC != "" {
 			lp["watermark"] = m{"enabled": true}
 		}
@@ -144,7 +146,7 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 	cfg := m{
 		"extensions": m{
 			"health_check": m{"endpoint": f.Health},
-			"file_storage": m{"directory": d.Path(f.QueueDirectory), "create_directory": true},
+			"file_storage": m{"directory": f.QueueDirectory, "create_directory": true},
 		},
 		"receivers": m{"otlp": m{"protocols": protocols}},
 		"processors": m{

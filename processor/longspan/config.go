@@ -68,6 +68,18 @@ type Config struct {
 
 	Limits LimitsConfig `mapstructure:"limits"`
 
+	// Watermark measures silence against the front tier's watermark instead of the
+	// wall clock, for a shard behind a front tier (docs/scale-out.md).
+	Watermark WatermarkConfig `mapstructure:"watermark"`
+
+	// JournalPassThrough journals ended spans of traces with nothing open too, and
+	// releases them through the journal like a completed held trace (kept for
+	// release_retention, released again after a restart), instead of passing them
+	// straight on. Then nothing acknowledged is lost when the collector dies while
+	// they sit in tail_sampling, at the cost of a journal write for every span. A
+	// sharded gateway, reloaded at every shard move, needs it. Default false.
+	JournalPassThrough bool `mapstructure:"journal_pass_through"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -97,6 +109,21 @@ type LimitsConfig struct {
 	// MaxSpanBytes drops (and counts) a span to be held whose encoding is larger, for
 	// instance because of a huge attribute value. Default 65536.
 	MaxSpanBytes int `mapstructure:"max_span_bytes"`
+}
+
+// WatermarkConfig makes idle reconciliation wait for evidence that the input path
+// works. With a front tier in front (docs/scale-out.md), every gateway's
+// watermarkprobe extension sends probe spans through it; this processor consumes them
+// and keeps the newest send time as its watermark: everything the front tier accepted
+// before it has arrived. A span is reconciled for silence only when the watermark,
+// not the wall clock, is idle_timeout past its last report, so a stalled or restarting
+// front tier never looks like silent clients.
+type WatermarkConfig struct {
+	// Enabled turns the watermark on. Default false (silence runs on the wall clock).
+	Enabled bool `mapstructure:"enabled"`
+	// StallWarning logs a warning, at most once per this period, while no probe has
+	// arrived for this long: idle reconciliation is waiting. Default 1m.
+	StallWarning time.Duration `mapstructure:"stall_warning"`
 }
 
 func (c *Config) Validate() error {
@@ -142,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxSpanBytes < 1024 {
 		errs = append(errs, fmt.Errorf("limits.max_span_bytes: %d must be at least 1024", c.Limits.MaxSpanBytes))
+	}
+	if c.Watermark.Enabled {
+		positive("watermark.stall_warning", c.Watermark.StallWarning, time.Second)
 	}
 	return errors.Join(errs...)
 }

@@ -34,6 +34,8 @@ func TestLoadConfig(t *testing.T) {
 	custom.TickInterval = 500 * time.Millisecond
 	custom.MaxFutureSkew = 10 * time.Minute
 	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096}
+	custom.Watermark = WatermarkConfig{Enabled: true, StallWarning: 2 * time.Minute}
+	custom.JournalPassThrough = true
 
 	tests := []struct {
 		id      component.ID
@@ -55,6 +57,7 @@ func TestLoadConfig(t *testing.T) {
 				"limits.max_span_bytes: 10 must be at least 1024",
 				"limits.max_reconciled_ids: -1 must be 0 (remember none) or positive",
 				"heartbeat_factor: 0 must be at least 1",
+				"watermark.stall_warning: 10ms must be at least 1s",
 			},
 		},
 	}

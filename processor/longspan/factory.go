@@ -44,6 +44,7 @@ func createDefaultConfig() component.Config {
 			MaxReconciledIDs: 1_000_000,
 			MaxSpanBytes:     64 << 10,
 		},
+		Watermark: WatermarkConfig{StallWarning: time.Minute},
 	}
 }
 

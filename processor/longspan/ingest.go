@@ -38,11 +38,11 @@ type item struct {
 }
 
 // classify validates every span of a request without the journal lock. Invalid spans
-// are dropped here, each alone, and counted by reason.
-func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, map[string]int) {
-	items := make([]item, 0, td.SpanCount())
+// are dropped here, each alone, and counted by reason. Watermark probes are taken in
+// and counted, never passed on.
+func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []item, drops map[string]int, probes int) {
+	items = make([]item, 0, td.SpanCount())
 	req := &requestPayloads{td: td}
-	var drops map[string]int
 	drop := func(reason string, it *item) {
 		increment(&drops, reason)
 		p.logger.Warn("Dropped a bad span; the rest of its request goes on", zap.String("reason", reason),
@@ -55,6 +55,11 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 			ss := rs.ScopeSpans().At(j)
 			for k := 0; k < ss.Spans().Len(); k++ {
 				span := ss.Spans().At(k)
+				if sentAt, ok := probeSentAt(span); ok {
+					p.watermark.observe(sentAt, now)
+					probes++
+					continue
+				}
 				it := item{rs: rs, ss: ss, span: span, traceID: span.TraceID(), spanID: span.SpanID(), open: span.EndTimestamp() == 0,
 					req: req, pos: [3]int{i, j, k}}
 				switch {
@@ -75,7 +80,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) ([]item, m
 			}
 		}
 	}
-	return items, drops
+	return items, drops, probes
 }
 
 func (p *longspanProcessor) sessionOf(rs ptrace.ResourceSpans, span ptrace.Span) string {
@@ -237,10 +242,11 @@ func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {
 }
 
 // passOn sends an ended span on, unchanged or marked. An instance in a logs pipeline
-// has no traces consumer: it journals the span as a complete trace of its own, which
-// the journal's emitter delivers.
+// has no traces consumer, and journal_pass_through wants every acknowledged span on
+// disk: then it journals the span as a complete trace of its own, which the
+// journal's emitter delivers and keeps for release_retention.
 func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrace.Span), now time.Time, res *ruleResult) {
-	if p.next != nil {
+	if p.next != nil && !p.cfg.JournalPassThrough {
 		res.pass(it, mark)
 		return
 	}

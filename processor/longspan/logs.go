@@ -32,7 +32,7 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 					p.logger.Warn("Dropped a heartbeat log record", zap.String("reason", reason), zap.Error(err))
 					continue
 				}
-				spanItems, spanDrops := p.classify(hb.td, now)
+				spanItems, spanDrops, _ := p.classify(hb.td, now)
 				for reason, n := range spanDrops {
 					drops[reason] += n
 				}

@@ -36,6 +36,10 @@ type longspanProcessor struct {
 	// the rules use: the extension's Recovery.At only reports the replay.
 	startedAt time.Time
 
+	// watermark is how far the input has arrived through a front tier
+	// (Config.Watermark).
+	watermark watermark
+
 	// nextSnapshot is when the next round of snapshots is due; touched by the tick
 	// goroutine only.
 	nextSnapshot time.Time
@@ -70,6 +74,7 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 		return fmt.Errorf("longspan: journal: extension %q has not started", p.cfg.Journal)
 	}
 	p.startedAt = p.clock.Now()
+	p.watermark.start(p.startedAt)
 	p.emitter = p.next != nil && p.journal.Claim(p)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")
@@ -108,13 +113,16 @@ func (p *longspanProcessor) Shutdown(context.Context) error {
 
 func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.clock.Now()
-	items, drops := p.classify(td, now)
+	items, drops, probes := p.classify(td, now)
+	if probes > 0 {
+		p.telemetry.LongspanProbesReceived.Add(ctx, int64(probes))
+	}
 	out, err := p.apply(ctx, items, now)
 	if err != nil {
 		return err
 	}
 	p.count(ctx, drops, out)
-	if out.passed == len(items) && len(drops) == 0 && !out.marked {
+	if out.passed == len(items) && len(drops) == 0 && probes == 0 && !out.marked {
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	if out.passed == 0 {

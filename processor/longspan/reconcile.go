@@ -40,6 +40,7 @@ func (p *longspanProcessor) idleTimeout(s *spanjournal.Span) time.Duration {
 // reconcileExpired reconciles the open spans of t whose client went quiet or that ran
 // longer than max_duration (the timed rules).
 func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
+	silence := p.silenceClock(now)
 	for _, s := range t.Spans {
 		if s.State != spanjournal.SpanOpen {
 			continue
@@ -51,7 +52,7 @@ func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.
 			idleSince = p.startedAt
 		}
 		switch {
-		case now.Sub(idleSince) >= p.idleTimeout(s):
+		case silence.Sub(idleSince) >= p.idleTimeout(s):
 			p.reconcile(tx, t, s, reasonIdleTimeout, now, res)
 		case now.Sub(s.Start) >= p.cfg.MaxDuration:
 			p.reconcile(tx, t, s, reasonMaxDuration, now, res)

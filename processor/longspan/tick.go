@@ -48,6 +48,7 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 		p.logger.Error("Journaling timed changes failed; they stay in effect and the journal's next checkpoint writes them (a restart before it may repeat them)", zap.Error(err))
 	}
 	p.count(ctx, nil, res)
+	p.warnIfStalled(ctx, now)
 	p.deliver(ctx, due, now)
 	p.emitSnapshots(ctx, snaps, now)
 }

@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                           sync.Mutex
 	registrations                []metric.Registration
 	LongspanLogRecordsDropped    metric.Int64Counter
+	LongspanProbesReceived       metric.Int64Counter
 	LongspanReconciledIdsEvicted metric.Int64Counter
 	LongspanReleaseFailures      metric.Int64Counter
 	LongspanRequestsRefused      metric.Int64Counter
@@ -74,6 +75,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_longspan_log_records_dropped",
 		metric.WithDescription("Heartbeat log records that could not be read (bad body, not exactly one span, unknown event), by reason. [Development]"),
 		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanProbesReceived, err = builder.meter.Int64Counter(
+		"otelcol_longspan_probes_received",
+		metric.WithDescription("Watermark probe spans consumed (config watermark); they advance the watermark and go no further. [Development]"),
+		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanReconciledIdsEvicted, err = builder.meter.Int64Counter(

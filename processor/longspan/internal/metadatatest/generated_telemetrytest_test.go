@@ -20,6 +20,7 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.LongspanLogRecordsDropped.Add(context.Background(), 1)
+	tb.LongspanProbesReceived.Add(context.Background(), 1)
 	tb.LongspanReconciledIdsEvicted.Add(context.Background(), 1)
 	tb.LongspanReleaseFailures.Add(context.Background(), 1)
 	tb.LongspanRequestsRefused.Add(context.Background(), 1)
@@ -33,6 +34,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
 	AssertEqualLongspanLogRecordsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanProbesReceived(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanReconciledIdsEvicted(t, testTel,
