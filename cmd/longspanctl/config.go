@@ -22,7 +22,7 @@ func writeConfigs(deployPath, bin string) error {
 		if err != nil {
 			return err
 		}
-		if err := writeConfig(d.Path(d.Front.Config), cfg, bin); err != nil {
+		if err := writeConfig(d.Front.Config, cfg, bin); err != nil {
 			return err
 		}
 	}
@@ -43,7 +43,7 @@ func writeGateway(d *topology.Deployment, name, bin string) error {
 	if err != nil {
 		return err
 	}
-	return writeConfig(d.Path(g.Config), cfg, bin)
+	return writeConfig(g.Config, cfg, bin)
 }
 
 // writeConfig validates cfg with the collector binary when one is given, then

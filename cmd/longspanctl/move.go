@@ -97,16 +97,16 @@ func reload(d *topology.Deployment, name string, timeout time.Duration) error {
 	if g.PIDFile == "" {
 		return fmt.Errorf("gateways::%s::pid_file: required to reload it", name)
 	}
-	raw, err := os.ReadFile(d.Path(g.PIDFile))
+	raw, err := os.ReadFile(g.PIDFile)
 	if err != nil {
-		return fmt.Errorf("gateway %s is not running (pid file: %w); start it with --config %s", name, err, d.Path(g.Config))
+		return fmt.Errorf("gateway %s is not running (pid file: %w); start it with --config %s", name, err, g.Config)
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
 	if err != nil {
-		return fmt.Errorf("pid file %s: %w", d.Path(g.PIDFile), err)
+		return fmt.Errorf("pid file %s: %w", g.PIDFile, err)
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-		return fmt.Errorf("gateway %s (pid %d): %w; start it with --config %s", name, pid, err, d.Path(g.Config))
+		return fmt.Errorf("gateway %s (pid %d): %w; start it with --config %s", name, pid, err, g.Config)
 	}
 	health := "http://" + dialable(g.Health) + "/"
 	return waitFor(timeout, name+" to be healthy after the reload", func() (bool, error) {
