@@ -92,8 +92,15 @@ func (c *Collector) Stat() (ProcStat, error) {
 // Metric sums every sample of the collector's own metric whose name starts with prefix
 // (so otelcol_x and otelcol_x_total both count), over all label sets.
 func (c *Collector) Metric(prefix string) (float64, error) {
+	port, _ := strconv.Atoi(c.Params.MetricsPort)
+	return metricAt(port, prefix)
+}
+
+// metricAt sums the samples of metric prefix (or prefix_total) that the Prometheus
+// endpoint on 127.0.0.1:port serves.
+func metricAt(port int, prefix string) (float64, error) {
 	hc := &http.Client{Timeout: 3 * time.Second}
-	resp, err := hc.Get("http://127.0.0.1:" + c.Params.MetricsPort + "/metrics")
+	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
 	if err != nil {
 		return 0, err
 	}

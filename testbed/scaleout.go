@@ -24,19 +24,22 @@ import (
 // traffic, through a gateway kill -9 of 3 × idle_timeout, a front-tier kill -9, and
 // rescaling 3 → 4 → 3 gateways by moving shards with longspanctl.
 type ScaleOutResult struct {
-	Shards           int            `json:"shards"`
-	GatewaysMax      int            `json:"gateways_max"`
-	GatewayKills     int            `json:"gateway_kills"`
-	GatewayOutageSec float64        `json:"gateway_outage_s"`
-	FrontKills       int            `json:"front_kills"`
-	Moves            int            `json:"moves"`
-	MoveSecMax       float64        `json:"move_s_max"`
-	Sessions         int            `json:"sessions"`
-	SessionsAborted  int            `json:"sessions_aborted"`
-	AckedSpans       int            `json:"acked_spans"`
-	MissingAcked     int            `json:"missing_acked_spans"`
-	DuplicateSpans   int            `json:"spans_delivered_more_than_once"`
-	FalseReconciled  int            `json:"false_reconciliations"`
+	Shards           int      `json:"shards"`
+	GatewaysMax      int      `json:"gateways_max"`
+	GatewayKills     int      `json:"gateway_kills"`
+	GatewayOutageSec float64  `json:"gateway_outage_s"`
+	FrontKills       int      `json:"front_kills"`
+	FrontQueuePeak   int      `json:"front_queue_peak_requests"`
+	Moves            int      `json:"moves"`
+	MoveSecMax       float64  `json:"move_s_max"`
+	Sessions         int      `json:"sessions"`
+	SessionsAborted  int      `json:"sessions_aborted"`
+	AckedSpans       int      `json:"acked_spans"`
+	MissingAcked     int      `json:"missing_acked_spans"`
+	DuplicateSpans   int      `json:"spans_delivered_more_than_once"`
+	FalseReconciled  int      `json:"false_reconciliations"`
+	FalseExamples    []string `json:"false_reconciliation_examples,omitempty"`
+	falseSessions    []int
 	SplitTraces      int            `json:"split_traces"`
 	SplitExamples    []string       `json:"split_examples,omitempty"`
 	ReleasedAgain    int            `json:"traces_released_again_whole"`
@@ -62,7 +65,7 @@ const (
 	soTick         = 100 * time.Millisecond
 	soSnapEvery    = 500 * time.Millisecond
 	soDecisionWait = time.Second
-	soProbeEvery   = 200 * time.Millisecond
+	soProbeEvery   = 500 * time.Millisecond
 )
 
 // soNode is one collector process of the deployment: the front tier or a gateway.
@@ -271,9 +274,26 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 		event("gw-d stopped; it serves no shard")
 		return nil
 	}
+	// The front tier's queue, sampled: how far behind the gateways it fell.
+	qctx, qstop := context.WithCancel(context.Background())
+	qdone := make(chan struct{})
+	go func() {
+		defer close(qdone)
+		for qctx.Err() == nil {
+			if v, err := metricAt(d.Front.Metrics, "otelcol_exporter_queue_size"); err == nil {
+				res.FrontQueuePeak = max(res.FrontQueuePeak, int(v))
+			}
+			select {
+			case <-qctx.Done():
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
 	tlErr := timeline()
 	bcancel()
 	wg.Wait()
+	qstop()
+	<-qdone
 	event("load done: %d sessions, %d acknowledged spans", len(sess), ledger.Len())
 	if tlErr != nil {
 		return res, tlErr
@@ -311,6 +331,9 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	}
 	res.Events = events
 	evaluateScaleOut(res, sess, ledger, recs, disruptions)
+	if err := writeSessionRecords(filepath.Join(work, "false_reconciliations.txt"), res.falseSessions, sess, recs); err != nil {
+		r.logf("scale_out: %v", err)
+	}
 	res.DurationSec = round1(time.Since(t0).Seconds())
 
 	r.check("scale_out: no acknowledged span lost", res.MissingAcked == 0, fmt.Sprintf("%d missing of %d acknowledged", res.MissingAcked, res.AckedSpans))
@@ -333,7 +356,7 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 	if err != nil {
 		return nil, nil, err
 	}
-	addrs, err := FreeAddrs(9)
+	addrs, err := FreeAddrs(10)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -345,7 +368,8 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 		Front: topology.FrontSpec{
 			GRPC: addrs[0], HTTP: addrs[1], Health: addrs[2],
 			QueueDirectory: filepath.Join(work, "front-queue"), Config: filepath.Join(work, "front.yaml"),
-			ProbeInterval: soProbeEvery.String(), RetryMaxInterval: "1s",
+			ProbeInterval: soProbeEvery.String(), ProbeSpans: 4 * shards, RetryMaxInterval: "1s",
+			Metrics: portOf(addrs[9]),
 		},
 		Longspan: map[string]any{
 			"idle_timeout": soIdle.String(), "max_duration": "168h", "max_trace_hold": "1h",
@@ -470,9 +494,18 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 			continue
 		}
 		quiet := reasonNames[rec.Reason] == "idle_timeout" || reasonNames[rec.Reason] == "session_ended"
-		if quiet && !s.LastReport.IsZero() && rec.LastSeen < s.LastReport.Add(-200*time.Millisecond).UnixNano() &&
-			s.Kind != KindNormal && s.Kind != KindHeartbeat && s.Kind != KindBackgrounded {
+		stillReporting := s.Kind == KindNormal || s.Kind == KindHeartbeat || s.Kind == KindBackgrounded
+		missedReport := quiet && !s.LastReport.IsZero() && rec.LastSeen < s.LastReport.Add(-200*time.Millisecond).UnixNano()
+		if missedReport && !stillReporting {
 			res.FalseReconciled++
+		}
+		if missedReport || stillReporting {
+			res.falseSessions = append(res.falseSessions, s.Idx)
+		}
+		if (missedReport || stillReporting) && len(res.FalseExamples) < 8 {
+			res.FalseExamples = append(res.FalseExamples, fmt.Sprintf("session %d (%s) %s: started %s, last report %s, reconciled with last seen %s, at the backend %s",
+				s.Idx, s.Kind, reasonNames[rec.Reason], s.Start.Format("15:04:05.000"), s.LastReport.Format("15:04:05.000"),
+				time.Unix(0, rec.LastSeen).Format("15:04:05.000"), time.Unix(0, rec.Recv).Format("15:04:05.000")))
 		}
 		if s.Kind != KindBrowserKilled || s.LastReport.IsZero() {
 			continue
@@ -514,6 +547,27 @@ func describeSplit[G comparable](t [16]byte, gs map[G]map[SpanKey]bool, sess []*
 	return fmt.Sprintf("%x %s: %s", t[:4], what, strings.Join(parts, ", "))
 }
 
+// writeSessionRecords writes, for each session listed, every record of its trace the
+// backend holds: a diagnostic for a failed run, kept in the work directory.
+func writeSessionRecords(path string, idx []int, sess []*Session, recs []Rec) error {
+	if len(idx) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	for _, i := range idx {
+		s := sess[i]
+		fmt.Fprintf(&b, "session %d %s trace %x start %s last report %s\n", s.Idx, s.Kind, s.Trace, s.Start.Format("15:04:05.000"), s.LastReport.Format("15:04:05.000"))
+		for _, r := range recs {
+			if [16]byte(r.Key[:16]) != s.Trace {
+				continue
+			}
+			fmt.Fprintf(&b, "  span %x state %d reason %s gateway %d batch %d recv %s last_seen %s\n", r.Key[16:], r.State, reasonNames[r.Reason],
+				r.Gateway, r.Batch, time.Unix(0, r.Recv).Format("15:04:05.000"), time.Unix(0, r.LastSeen).Format("15:04:05.000"))
+		}
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
 // openSpansAt reads a shard's open-span view.
 func openSpansAt(endpoint string) (OpenSpansView, error) {
 	var v OpenSpansView
@@ -528,6 +582,12 @@ func openSpansAt(endpoint string) (OpenSpansView, error) {
 	}
 	err = json.NewDecoder(resp.Body).Decode(&v)
 	return v, err
+}
+
+func portOf(addr string) int {
+	_, p, _ := net.SplitHostPort(addr)
+	n, _ := strconv.Atoi(p)
+	return n
 }
 
 // freePortRange finds n consecutive free loopback ports.

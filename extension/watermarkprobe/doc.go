@@ -12,6 +12,14 @@
 // instant has arrived. Idle reconciliation then measures silence against the
 // watermark, not the wall clock.
 //
+// One exception to the front tier's order: when it restarts, its persistent queue puts
+// the requests that were in flight back at the end, behind newer ones, and probes sent
+// before the restart can overtake client data. So every probe carries its sender and
+// the sender's epoch, which goes up whenever the sender's connection to the front tier
+// is lost; a processor trusts only probes of its own gateway's sender (the Source
+// interface, in the same collector) in the current epoch. Probes sent after the
+// reconnection queue behind everything the restarted front tier holds.
+//
 //go:generate mdatagen metadata.yaml
 package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 
@@ -19,5 +27,22 @@ package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/e
 // span carrying it is a probe: the longspan processor consumes it.
 const AttrSentAt = "longspan.probe.sent_unix_nano"
 
+// AttrSender and AttrEpoch name the probe's sender (one per collector run) and the
+// sender's epoch when it sent the probe.
+const (
+	AttrSender = "longspan.probe.sender"
+	AttrEpoch  = "longspan.probe.epoch"
+)
+
 // SpanName is the name of every probe span.
 const SpanName = "longspan.watermark_probe"
+
+// Source is what a longspan processor asks of the watermarkprobe extension in its own
+// collector: which probes it can trust.
+type Source interface {
+	// Sender names this extension's probes.
+	Sender() string
+	// Epoch is the current epoch; it goes up when the connection to the front tier
+	// is lost, and a probe sent in an earlier one may have overtaken client data.
+	Epoch() int64
+}

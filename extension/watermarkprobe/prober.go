@@ -3,7 +3,9 @@ package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/e
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -13,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.uber.org/zap"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/connectivity"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe/internal/metadata"
@@ -38,19 +41,32 @@ type prober struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
+	stopWatch context.CancelFunc
+
+	sender string
+	epoch  atomic.Int64
+
 	// lastWarn limits the warning about an unreachable front tier to one a minute.
 	lastWarn time.Time
 	failing  int
 }
 
-var _ extension.Extension = (*prober)(nil)
+var (
+	_ extension.Extension = (*prober)(nil)
+	_ Source              = (*prober)(nil)
+)
+
+func (p *prober) Sender() string { return p.sender }
+func (p *prober) Epoch() int64   { return p.epoch.Load() }
 
 func newProber(set extension.Settings, cfg *Config, tick tickerFunc) (*prober, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	return &prober{cfg: cfg, logger: set.Logger, telemetry: tb, newTicker: tick, now: time.Now}, nil
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return &prober{cfg: cfg, logger: set.Logger, telemetry: tb, newTicker: tick, now: time.Now, sender: hex.EncodeToString(id)}, nil
 }
 
 func (p *prober) Start(_ context.Context, _ component.Host) error {
@@ -61,7 +77,10 @@ func (p *prober) Start(_ context.Context, _ component.Host) error {
 	p.conn, p.client = conn, ptraceotlp.NewGRPCClient(conn)
 	p.stop = make(chan struct{})
 	ticks, stopTicks := p.newTicker(p.cfg.Interval)
-	p.wg.Add(1)
+	watchCtx, stopWatch := context.WithCancel(context.Background())
+	p.stopWatch = stopWatch
+	p.wg.Add(2)
+	go p.watchConnection(watchCtx)
 	go func() {
 		defer p.wg.Done()
 		defer stopTicks()
@@ -79,6 +98,7 @@ func (p *prober) Start(_ context.Context, _ component.Host) error {
 
 func (p *prober) Shutdown(context.Context) error {
 	if p.stop != nil {
+		p.stopWatch()
 		close(p.stop)
 		p.wg.Wait()
 		p.stop = nil
@@ -91,12 +111,27 @@ func (p *prober) Shutdown(context.Context) error {
 	return nil
 }
 
+// watchConnection starts a new epoch whenever the connection to the front tier stops
+// being ready: the front tier may have restarted and put old requests behind newer
+// ones.
+func (p *prober) watchConnection(ctx context.Context) {
+	defer p.wg.Done()
+	state := p.conn.GetState()
+	for p.conn.WaitForStateChange(ctx, state) {
+		next := p.conn.GetState()
+		if state == connectivity.Ready && next != connectivity.Ready {
+			p.epoch.Add(1)
+		}
+		state = next
+	}
+}
+
 // probe sends one request of probe spans. A failed probe is not retried: the next
 // interval's probe carries a later send time and supersedes it.
 func (p *prober) probe() {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Interval)
 	defer cancel()
-	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, p.now())))
+	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, p.now(), p.sender, p.epoch.Load())))
 	if err != nil {
 		p.telemetry.WatermarkprobeProbeFailures.Add(ctx, 1)
 		p.failing++
@@ -114,8 +149,9 @@ func (p *prober) probe() {
 	p.telemetry.WatermarkprobeProbesSent.Add(ctx, 1)
 }
 
-// Probes builds n probe spans sent at at, each with a random trace id.
-func Probes(n int, at time.Time) ptrace.Traces {
+// Probes builds n probe spans that sender sends at at in epoch, each with a random
+// trace id.
+func Probes(n int, at time.Time, sender string, epoch int64) ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("service.name", "otelcol-longspan-watermarkprobe")
@@ -132,6 +168,8 @@ func Probes(n int, at time.Time) ptrace.Traces {
 		sp.SetStartTimestamp(ts)
 		sp.SetEndTimestamp(ts)
 		sp.Attributes().PutInt(AttrSentAt, at.UnixNano())
+		sp.Attributes().PutStr(AttrSender, sender)
+		sp.Attributes().PutInt(AttrEpoch, epoch)
 	}
 	return td
 }

@@ -100,3 +100,40 @@ func TestRefusedProbeIsCountedAndNotRetried(t *testing.T) {
 	assert.Empty(t, front.got, "a refused probe is not retried")
 	metadatatest.AssertEqualWatermarkprobeProbeFailures(t, tt, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
 }
+
+func TestLosingTheFrontTierStartsANewEpoch(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	f := &frontTier{got: make(chan ptrace.Traces, 4)}
+	srv := grpc.NewServer()
+	ptraceotlp.RegisterGRPCServer(srv, f)
+	go func() { _ = srv.Serve(ln) }()
+
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	tick, ticks := manualTicker()
+	p, err := newProber(metadatatest.NewSettings(tt), &Config{Endpoint: ln.Addr().String(), Interval: time.Second, Spans: 1}, tick)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, p.Shutdown(context.Background())) })
+
+	ticks <- time.Now()
+	first := <-f.got
+	assert.Equal(t, int64(0), epochOf(t, first))
+	assert.Equal(t, p.Sender(), senderOf(t, first))
+
+	srv.Stop() // the front tier goes away: whatever it had in flight may come back late
+	require.Eventually(t, func() bool { return p.Epoch() == 1 }, 10*time.Second, 10*time.Millisecond)
+}
+
+func epochOf(t *testing.T, td ptrace.Traces) int64 {
+	v, ok := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get(AttrEpoch)
+	require.True(t, ok)
+	return v.Int()
+}
+
+func senderOf(t *testing.T, td ptrace.Traces) string {
+	v, ok := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get(AttrSender)
+	require.True(t, ok)
+	return v.Str()
+}

@@ -114,8 +114,9 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 // the S shard endpoints as its static resolver, routing by trace id, and an
 // exporter-level persistent sending queue on file_storage, retried without a time
 // limit, so that what the front acknowledged survives its own crash and a gateway's
-// absence. Heartbeat log records carry their span's trace id only in their body: the
-// transform processor copies it to the record, so load_balancing routes them too.
+// absence. Heartbeat log records carry their span's trace id in their body, which is
+// where the gateway reads it from: the transform processor copies it to the record
+// (whatever the record carried), so load_balancing routes them with their span.
 func (d *Deployment) FrontConfig() ([]byte, error) {
 	f := d.Front
 	if f.GRPC == "" || f.Health == "" || f.QueueDirectory == "" {
@@ -154,7 +155,7 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 				"error_mode": "ignore",
 				"log_statements": []m{{
 					"context":    "log",
-					"conditions": []string{`log.trace_id.string == "" and (log.attributes["partial.body.type"] == "json/v1" or log.attributes["log.body.type"] == "json/v1")`},
+					"conditions": []string{`log.attributes["partial.body.type"] == "json/v1" or log.attributes["log.body.type"] == "json/v1"`},
 					"statements": []string{
 						`set(log.cache["body"], ParseJSON(log.body))`,
 						`set(log.trace_id.string, log.cache["body"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"])`,

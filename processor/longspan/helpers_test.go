@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -65,6 +66,8 @@ type harness struct {
 	cfg   *Config
 	tel   *componenttest.Telemetry
 	host  *testHost
+	// probeSource stands for this collector's watermarkprobe extension.
+	probeSource *testProbeSource
 	// logs is the instance in a logs pipeline (startLogs), sharing the journal.
 	logs     *longspanProcessor
 	logsSink *consumertest.LogsSink
@@ -83,7 +86,11 @@ func newHarnessWith(t testing.TB, dir string, clk *manualClock, mutate func(*Con
 	extCfg.Directory = dir
 	ext, err := extFactory.Create(context.Background(), extensiontest.NewNopSettings(extFactory.Type()), extCfg)
 	require.NoError(t, err)
-	host := &testHost{exts: map[component.ID]component.Component{component.MustNewID("spanjournal"): ext}}
+	h.probeSource = &testProbeSource{sender: "gw-test"}
+	host := &testHost{exts: map[component.ID]component.Component{
+		component.MustNewID("spanjournal"):    ext,
+		component.MustNewID("watermarkprobe"): h.probeSource,
+	}}
 	require.NoError(t, ext.Start(context.Background(), host))
 	h.ext = ext
 
@@ -103,6 +110,23 @@ func newHarnessWith(t testing.TB, dir string, clk *manualClock, mutate func(*Con
 	h.host = host
 	t.Cleanup(h.stop)
 	return h
+}
+
+// testProbeSource is a watermarkprobe extension as the processor sees it.
+type testProbeSource struct {
+	component.StartFunc
+	component.ShutdownFunc
+	sender string
+	epoch  int64
+}
+
+func (s *testProbeSource) Sender() string { return s.sender }
+func (s *testProbeSource) Epoch() int64   { return s.epoch }
+
+// probes builds n probe spans sent at at by this collector's prober, in its current
+// epoch.
+func (h *harness) probes(n int, at time.Time) ptrace.Traces {
+	return watermarkprobe.Probes(n, at, h.probeSource.sender, h.probeSource.epoch)
 }
 
 // startLogs adds a longspan instance for a logs pipeline on the same journal, the way

@@ -55,8 +55,8 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 			ss := rs.ScopeSpans().At(j)
 			for k := 0; k < ss.Spans().Len(); k++ {
 				span := ss.Spans().At(k)
-				if sentAt, ok := probeSentAt(span); ok {
-					p.watermark.observe(sentAt, now)
+				if pr, ok := probeOf(span); ok {
+					p.watermark.observe(pr, now)
 					probes++
 					continue
 				}

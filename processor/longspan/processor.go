@@ -75,6 +75,13 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 	}
 	p.startedAt = p.clock.Now()
 	p.watermark.start(p.startedAt)
+	if p.cfg.Watermark.Enabled {
+		src, err := findProbeSource(host)
+		if err != nil {
+			return err
+		}
+		p.watermark.source = src
+	}
 	p.emitter = p.next != nil && p.journal.Claim(p)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")

@@ -2,9 +2,11 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -17,7 +19,10 @@ import (
 // only: after a restart it starts again at the processor's start, which the idle rule
 // already treats as the earliest instant of silence.
 type watermark struct {
-	// at is the newest probe send time received, Unix nanoseconds.
+	// source is the watermarkprobe extension of this collector: only its probes of
+	// its current epoch are trusted (the extension's package doc says why).
+	source watermarkprobe.Source
+	// at is the newest trusted probe send time received, Unix nanoseconds.
 	at atomic.Int64
 	// lastProbe is when a probe last arrived, by this processor's clock.
 	lastProbe atomic.Int64
@@ -30,8 +35,13 @@ func (w *watermark) start(now time.Time) {
 	w.lastProbe.Store(now.UnixNano())
 }
 
-// observe takes in a probe sent at sentAt (Unix ns) that arrived now.
-func (w *watermark) observe(sentAt int64, now time.Time) {
+// observe takes in a probe that arrived now. The watermark moves only for a probe of
+// this collector's own prober in its current epoch.
+func (w *watermark) observe(pr probe, now time.Time) {
+	if w.source == nil || pr.sender != w.source.Sender() || pr.epoch != w.source.Epoch() {
+		return
+	}
+	sentAt := pr.sentAt
 	for {
 		cur := w.at.Load()
 		if sentAt <= cur || w.at.CompareAndSwap(cur, sentAt) {
@@ -41,17 +51,41 @@ func (w *watermark) observe(sentAt int64, now time.Time) {
 	w.lastProbe.Store(now.UnixNano())
 }
 
-// probeSentAt returns the send time of a watermark probe span, or false for any
-// other span.
-func probeSentAt(span ptrace.Span) (int64, bool) {
+// probe is what a watermark probe span says.
+type probe struct {
+	sentAt int64
+	sender string
+	epoch  int64
+}
+
+// probeOf reads a watermark probe span; false for any other span.
+func probeOf(span ptrace.Span) (probe, bool) {
 	if span.Name() != watermarkprobe.SpanName {
-		return 0, false
+		return probe{}, false
 	}
-	v, ok := span.Attributes().Get(watermarkprobe.AttrSentAt)
-	if !ok || v.Type() != pcommon.ValueTypeInt {
-		return 0, false
+	attrs := span.Attributes()
+	sent, ok := attrs.Get(watermarkprobe.AttrSentAt)
+	if !ok || sent.Type() != pcommon.ValueTypeInt {
+		return probe{}, false
 	}
-	return v.Int(), true
+	pr := probe{sentAt: sent.Int()}
+	if v, ok := attrs.Get(watermarkprobe.AttrSender); ok {
+		pr.sender = v.AsString()
+	}
+	if v, ok := attrs.Get(watermarkprobe.AttrEpoch); ok && v.Type() == pcommon.ValueTypeInt {
+		pr.epoch = v.Int()
+	}
+	return pr, true
+}
+
+// findProbeSource returns the watermarkprobe extension of this collector.
+func findProbeSource(host component.Host) (watermarkprobe.Source, error) {
+	for _, ext := range host.GetExtensions() {
+		if src, ok := ext.(watermarkprobe.Source); ok {
+			return src, nil
+		}
+	}
+	return nil, errors.New("longspan: watermark.enabled needs the watermarkprobe extension in this collector (under `extensions:` and `service::extensions`), sending probes through the front tier")
 }
 
 // silenceClock is the instant a client's silence is measured at: the wall clock, or

@@ -1,11 +1,13 @@
 package longspan
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
@@ -21,7 +23,7 @@ func withWatermark(c *Config) {
 func TestProbesAreConsumedAndNeverPassedOn(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, withWatermark)
-	in := watermarkprobe.Probes(3, t0)
+	in := h.probes(3, t0)
 	plain := traces(spanSpec{trace: traceB, id: kidID, name: "fetch", start: t0.Add(-time.Second), end: t0})
 	plain.ResourceSpans().At(0).CopyTo(in.ResourceSpans().AppendEmpty())
 	h.mustConsume(in)
@@ -49,11 +51,11 @@ func TestStalledInputIsNotSilence(t *testing.T) {
 	// probes sent after it.
 	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
 	lastSeen := clk.Now()
-	h.mustConsume(watermarkprobe.Probes(1, lastSeen.Add(4*time.Second)))
+	h.mustConsume(h.probes(1, lastSeen.Add(4*time.Second)))
 	h.advance(time.Second)
 	assert.Empty(t, h.sink.AllTraces(), "the watermark is 4s past the last report, less than idle_timeout")
 
-	h.mustConsume(watermarkprobe.Probes(1, lastSeen.Add(5*time.Second)))
+	h.mustConsume(h.probes(1, lastSeen.Add(5*time.Second)))
 	h.advance(4 * time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1, "the watermark passed last seen + idle_timeout: now it is silence")
@@ -65,7 +67,7 @@ func TestWatermarkNeverRunsAheadOfTheClock(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, withWatermark)
 	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
-	h.mustConsume(watermarkprobe.Probes(1, t0.Add(time.Hour))) // a sender whose clock runs ahead
+	h.mustConsume(h.probes(1, t0.Add(time.Hour))) // a sender whose clock runs ahead
 	h.advance(4 * time.Second)
 	assert.Empty(t, h.sink.AllTraces(), "silence is never measured past the wall clock")
 	h.advance(time.Second)
@@ -76,7 +78,7 @@ func TestWithoutWatermarkSilenceRunsOnTheWallClock(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = 5 * time.Second })
 	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
-	h.mustConsume(watermarkprobe.Probes(1, t0)) // probes are consumed either way
+	h.mustConsume(h.probes(1, t0)) // probes are consumed either way
 	h.advance(5 * time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
@@ -116,4 +118,33 @@ func TestPlainTracesAreNotJournaledByDefault(t *testing.T) {
 	second := newHarness(t, dir, clk, nil)
 	second.advance(time.Second)
 	assert.Empty(t, second.sink.AllTraces(), "passed straight through: nothing to release again")
+}
+
+func TestOnlyThisGatewaysProbesOfItsCurrentEpochMoveTheWatermark(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, withWatermark)
+	h.mustConsume(watermarkprobe.Probes(1, t0.Add(time.Second), "another-gateway", 0))
+	assert.Equal(t, t0.UnixNano(), h.proc.watermark.at.Load(), "another sender's probe is consumed but not trusted")
+
+	// The connection to the front tier was lost: the front may have restarted and put
+	// the requests it had in flight behind newer ones. Probes sent before are not
+	// trusted any more; the next epoch's are.
+	old := h.probes(1, t0.Add(2*time.Second))
+	h.probeSource.epoch++
+	h.mustConsume(old)
+	assert.Equal(t, t0.UnixNano(), h.proc.watermark.at.Load(), "a probe of an earlier epoch may have overtaken client data")
+	h.mustConsume(h.probes(1, t0.Add(3*time.Second)))
+	assert.Equal(t, t0.Add(3*time.Second).UnixNano(), h.proc.watermark.at.Load())
+	assert.Empty(t, h.sink.AllTraces(), "probes never go on, trusted or not")
+}
+
+func TestWatermarkWithoutTheProbeExtensionIsAStartupError(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, nil)
+	cfg := *h.cfg
+	cfg.Watermark.Enabled = true
+	p, err := newProcessor(metadatatest.NewSettings(h.tel), &cfg, h.sink, clk)
+	require.NoError(t, err)
+	host := &testHost{exts: map[component.ID]component.Component{component.MustNewID("spanjournal"): h.ext}}
+	assert.ErrorContains(t, p.Start(context.Background(), host), "watermark.enabled needs the watermarkprobe extension")
 }
