@@ -226,7 +226,7 @@ func (c *BackendClient) Stats() (BackendStats, error) {
 	if err != nil {
 		return st, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	err = json.NewDecoder(resp.Body).Decode(&st)
 	return st, err
 }
@@ -245,7 +245,7 @@ func (c *BackendClient) Records() ([]Rec, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return nil, err

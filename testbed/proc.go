@@ -121,7 +121,7 @@ func ReadProcStat(pid int) (ProcStat, error) {
 	if err != nil {
 		return ps, err
 	}
-	defer sf.Close()
+	defer func() { _ = sf.Close() }()
 	sc := bufio.NewScanner(sf)
 	for sc.Scan() {
 		line := sc.Text()

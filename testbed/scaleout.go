@@ -477,7 +477,11 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 	// client's last acknowledged report (the collector closed it without having seen
 	// a report the front tier had already accepted).
 	res.FalseReconciled = comp.FalseReconciled
-	allowance := soIdle + soTick + soProbeEvery + time.Second
+	// Silence is measured at the backend: after idle_timeout, up to one tick and one
+	// probe interval of the watermark's lag, then tail_sampling's decision_wait
+	// (subtracted below) on its own 1 s decision ticker, plus up to 1 s for the front
+	// queue, its batching and the exports.
+	allowance := soIdle + soTick + soProbeEvery + 2*time.Second
 	res.SilentAllowance = round3(allowance.Seconds())
 	var delays []float64
 	for _, s := range sess {
@@ -576,7 +580,7 @@ func openSpansAt(endpoint string) (OpenSpansView, error) {
 	if err != nil {
 		return v, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return v, fmt.Errorf("%s: %s", endpoint, resp.Status)
 	}

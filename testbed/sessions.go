@@ -125,7 +125,6 @@ type sessionRun struct {
 	p    SessionParams
 	ss   *Session
 	r    *rand.Rand
-	res  pcommon.Resource
 	name string
 	http bool
 	seq  int

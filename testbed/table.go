@@ -21,7 +21,7 @@ func PrintTable(w io.Writer, res *Results) {
 		fmt.Fprintln(tw, strings.Join(s, "\t"))
 	}
 	hdr := func(title string) {
-		tw.Flush()
+		_ = tw.Flush()
 		fmt.Fprintf(w, "\n## %s\n", title)
 		row("figure", "baseline", "longspan")
 	}
@@ -101,7 +101,7 @@ func PrintTable(w io.Writer, res *Results) {
 		row("RSS idle -> peak MB", fmt.Sprintf("%.0f -> %.0f", b.IdleRSSMB, b.PeakRSSMB), fmt.Sprintf("%.0f -> %.0f", l.IdleRSSMB, l.PeakRSSMB))
 		row("acknowledged missing at backend", b.Missing, l.Missing)
 	}
-	tw.Flush()
+	_ = tw.Flush()
 	fmt.Fprintf(w, "\n## invariants\n")
 	for _, c := range res.Checks {
 		fmt.Fprintf(w, "  [%s] %s — %s\n", okStr(c.OK), c.Name, c.Detail)

@@ -23,6 +23,12 @@
 //go:generate mdatagen metadata.yaml
 package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
 // AttrSentAt is the probe span attribute holding its send time (Unix nanoseconds). A
 // span carrying it is a probe: the longspan processor consumes it.
 const AttrSentAt = "longspan.probe.sent_unix_nano"
@@ -45,4 +51,9 @@ type Source interface {
 	// Epoch is the current epoch; it goes up when the connection to the front tier
 	// is lost, and a probe sent in an earlier one may have overtaken client data.
 	Epoch() int64
+	// Forward sends spans to the front tier and returns once it acknowledged them.
+	// A gateway's logs pipeline uses it to send heartbeats, turned into spans, to the
+	// shard that holds their trace (load_balancing routes log records by another
+	// hash of the trace id than spans, so a heartbeat record lands on a random shard).
+	Forward(ctx context.Context, td ptrace.Traces) error
 }

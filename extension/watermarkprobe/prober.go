@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,7 +58,16 @@ var (
 )
 
 func (p *prober) Sender() string { return p.sender }
-func (p *prober) Epoch() int64   { return p.epoch.Load() }
+
+// Forward sends td to the front tier and waits for its answer.
+func (p *prober) Forward(ctx context.Context, td ptrace.Traces) error {
+	if p.client == nil {
+		return errors.New("watermarkprobe: not started")
+	}
+	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+	return err
+}
+func (p *prober) Epoch() int64 { return p.epoch.Load() }
 
 func newProber(set extension.Settings, cfg *Config, tick tickerFunc) (*prober, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)

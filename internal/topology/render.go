@@ -75,6 +75,11 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 		procs["longspan/s"+sn] = lp
 		pipes["traces/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": fanOut}
 		pipes["logs/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": []string{logsExporter}}
+		if d.Front.GRPC != "" {
+			// load_balancing hashes a log record's trace id unlike a span's: a heartbeat
+			// record lands on any shard, which sends it on, as a span, to the right one.
+			lp["reroute_heartbeats"] = true
+		}
 	}
 	conns := m{}
 	if len(g.Shards) == 0 {

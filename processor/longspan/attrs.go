@@ -42,6 +42,12 @@ const (
 	attrReconciledAt = "longspan.reconciled_at_unix_nano"
 )
 
+// attrReroutedHeartbeat marks a heartbeat that a sharded gateway's logs pipeline
+// turned into a span and sent through the front tier to the shard of its trace
+// (reroute_heartbeats); its value is the idle timeout the heartbeat's frequency set,
+// in milliseconds (0: none). The owning shard reads it as a heartbeat and removes it.
+const attrReroutedHeartbeat = "longspan.heartbeat.idle_timeout_ms"
+
 // Values of longspan.state.
 const (
 	stateSnapshot      = "snapshot"

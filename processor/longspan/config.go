@@ -80,6 +80,14 @@ type Config struct {
 	// sharded gateway, reloaded at every shard move, needs it. Default false.
 	JournalPassThrough bool `mapstructure:"journal_pass_through"`
 
+	// RerouteHeartbeats, in a logs pipeline of a sharded gateway, sends every
+	// heartbeat record, turned into its span, back through the front tier, which
+	// routes it by trace id to the shard that holds the span. The stock
+	// load_balancing exporter hashes a log record's trace id differently from a
+	// span's, so heartbeat records land on a random shard. Needs the watermarkprobe
+	// extension (its connection to the front tier). Default false.
+	RerouteHeartbeats bool `mapstructure:"reroute_heartbeats"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }

@@ -1,6 +1,7 @@
 package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -127,4 +128,40 @@ func stringAttr(m pcommon.Map, key string) string {
 		return v.AsString()
 	}
 	return ""
+}
+
+// withoutRerouteMark extends edit to remove the marker of a rerouted heartbeat.
+func withoutRerouteMark(edit func(ptrace.Span)) func(ptrace.Span) {
+	return func(span ptrace.Span) {
+		span.Attributes().Remove(attrReroutedHeartbeat)
+		if edit != nil {
+			edit(span)
+		}
+	}
+}
+
+// rerouteHeartbeats sends the heartbeats of a logs request, each as its span marked
+// with attrReroutedHeartbeat, through the front tier to the shards that hold them, in
+// one request; the front tier's acknowledgement is this request's.
+func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbeat) error {
+	out := ptrace.NewTraces()
+	for _, hb := range hbs {
+		idle := hb.frequency * time.Duration(p.cfg.HeartbeatFactor)
+		rss := hb.td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			rs := rss.At(i)
+			for j := 0; j < rs.ScopeSpans().Len(); j++ {
+				spans := rs.ScopeSpans().At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					spans.At(k).Attributes().PutInt(attrReroutedHeartbeat, idle.Milliseconds())
+				}
+			}
+		}
+		rss.MoveAndAppendTo(out.ResourceSpans())
+	}
+	if err := p.watermark.source.Forward(ctx, out); err != nil {
+		return fmt.Errorf("longspan: rerouting %d heartbeats through the front tier: %w", len(hbs), err)
+	}
+	p.telemetry.LongspanHeartbeatsRerouted.Add(ctx, int64(len(hbs)))
+	return nil
 }

@@ -118,6 +118,13 @@ type testProbeSource struct {
 	component.ShutdownFunc
 	sender string
 	epoch  int64
+	// forwarded is what Forward sent to the front tier.
+	forwarded []ptrace.Traces
+}
+
+func (s *testProbeSource) Forward(_ context.Context, td ptrace.Traces) error {
+	s.forwarded = append(s.forwarded, td)
+	return nil
 }
 
 func (s *testProbeSource) Sender() string { return s.sender }

@@ -27,6 +27,9 @@ type item struct {
 	idleTimeout time.Duration
 	// interrupted is an ended span the client closed as interrupted (Embrace codes).
 	interrupted bool
+	// rerouted is a heartbeat another shard's logs pipeline sent here as a span; its
+	// marker attribute is removed from what is stored and passed on.
+	rerouted bool
 
 	pass bool
 	// mark, when set, is applied to the copy of a passed-through span.
@@ -74,6 +77,10 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 				default:
 					it.session = p.sessionOf(rs, span)
 					it.source = sourceOTLPOpenSpan
+					if v, ok := span.Attributes().Get(attrReroutedHeartbeat); ok {
+						it.source, it.rerouted = sourceHeartbeatLog, true
+						it.idleTimeout = time.Duration(v.Int()) * time.Millisecond
+					}
 					it.interrupted = !it.open && embraceInterrupted(span)
 					items = append(items, it)
 				}
@@ -261,6 +268,9 @@ func (p *longspanProcessor) passOn(tx *spanjournal.Tx, it *item, mark func(ptrac
 func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.SpanState, edit func(ptrace.Span), res *ruleResult) (*spanjournal.Span, bool) {
 	var payload []byte
 	var err error
+	if it.rerouted {
+		edit = withoutRerouteMark(edit)
+	}
 	if edit == nil {
 		payload, err = it.req.payload(it.pos[0], it.pos[1], it.pos[2])
 	} else {
@@ -340,6 +350,9 @@ func passThrough(items []item) ptrace.Traces {
 		}
 		span := dstSS.Spans().AppendEmpty()
 		it.span.CopyTo(span)
+		if it.rerouted {
+			span.Attributes().Remove(attrReroutedHeartbeat)
+		}
 		if it.mark != nil {
 			it.mark(span)
 		}

@@ -15,6 +15,7 @@ import (
 func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	now := p.clock.Now()
 	var items []item
+	var rerouted []heartbeat
 	drops := map[string]int{}
 	consumed := 0
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -32,6 +33,10 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 					p.logger.Warn("Dropped a heartbeat log record", zap.String("reason", reason), zap.Error(err))
 					continue
 				}
+				if p.cfg.RerouteHeartbeats {
+					rerouted = append(rerouted, hb)
+					continue
+				}
 				spanItems, spanDrops, _ := p.classify(hb.td, now)
 				for reason, n := range spanDrops {
 					drops[reason] += n
@@ -44,6 +49,11 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 					items = append(items, it)
 				}
 			}
+		}
+	}
+	if len(rerouted) > 0 {
+		if err := p.rerouteHeartbeats(ctx, rerouted); err != nil {
+			return err
 		}
 	}
 	if len(items) > 0 {

@@ -75,7 +75,7 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 	}
 	p.startedAt = p.clock.Now()
 	p.watermark.start(p.startedAt)
-	if p.cfg.Watermark.Enabled {
+	if p.cfg.Watermark.Enabled || p.cfg.RerouteHeartbeats {
 		src, err := findProbeSource(host)
 		if err != nil {
 			return err

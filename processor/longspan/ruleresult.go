@@ -32,7 +32,7 @@ type ruleResult struct {
 func (r *ruleResult) pass(it *item, mark func(ptrace.Span)) {
 	it.pass, it.mark = true, mark
 	r.passed++
-	r.marked = r.marked || mark != nil
+	r.marked = r.marked || mark != nil || it.rerouted
 }
 
 func (r *ruleResult) drop(reason string) { increment(&r.dropped, reason) }

@@ -85,7 +85,7 @@ func findProbeSource(host component.Host) (watermarkprobe.Source, error) {
 			return src, nil
 		}
 	}
-	return nil, errors.New("longspan: watermark.enabled needs the watermarkprobe extension in this collector (under `extensions:` and `service::extensions`), sending probes through the front tier")
+	return nil, errors.New("longspan: watermark.enabled and reroute_heartbeats need the watermarkprobe extension in this collector (under `extensions:` and `service::extensions`), connected to the front tier")
 }
 
 // silenceClock is the instant a client's silence is measured at: the wall clock, or

@@ -146,5 +146,5 @@ func TestWatermarkWithoutTheProbeExtensionIsAStartupError(t *testing.T) {
 	p, err := newProcessor(metadatatest.NewSettings(h.tel), &cfg, h.sink, clk)
 	require.NoError(t, err)
 	host := &testHost{exts: map[component.ID]component.Component{component.MustNewID("spanjournal"): h.ext}}
-	assert.ErrorContains(t, p.Start(context.Background(), host), "watermark.enabled needs the watermarkprobe extension")
+	assert.ErrorContains(t, p.Start(context.Background(), host), "watermark.enabled and reroute_heartbeats need the watermarkprobe extension")
 }

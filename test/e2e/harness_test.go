@@ -233,12 +233,12 @@ func postTraces(t *testing.T, httpAddr string, td ptrace.Traces) {
 		if err != nil {
 			return false, err.Error()
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		switch {
-		case resp.StatusCode == http.StatusOK:
+		switch resp.StatusCode {
+		case http.StatusOK:
 			return true, ""
-		case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 			return false, fmt.Sprintf("%s: %s", resp.Status, msg)
 		default:
 			t.Fatalf("POST %s: %s: %s", url, resp.Status, msg)

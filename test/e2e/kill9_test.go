@@ -266,7 +266,7 @@ func getOpenSpans(addr string) (openSpansView, error) {
 	if err != nil {
 		return v, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
 		return v, fmt.Errorf("GET /v1/open-spans: %s", resp.Status)
 	}

@@ -26,6 +26,7 @@ type TelemetryBuilder struct {
 	meter                        metric.Meter
 	mu                           sync.Mutex
 	registrations                []metric.Registration
+	LongspanHeartbeatsRerouted   metric.Int64Counter
 	LongspanLogRecordsDropped    metric.Int64Counter
 	LongspanProbesReceived       metric.Int64Counter
 	LongspanReconciledIdsEvicted metric.Int64Counter
@@ -71,6 +72,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.LongspanHeartbeatsRerouted, err = builder.meter.Int64Counter(
+		"otelcol_longspan_heartbeats_rerouted",
+		metric.WithDescription("Heartbeat records sent, as spans, through the front tier to the shard that holds their span (reroute_heartbeats). [Development]"),
+		metric.WithUnit("{records}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.LongspanLogRecordsDropped, err = builder.meter.Int64Counter(
 		"otelcol_longspan_log_records_dropped",
 		metric.WithDescription("Heartbeat log records that could not be read (bad body, not exactly one span, unknown event), by reason. [Development]"),

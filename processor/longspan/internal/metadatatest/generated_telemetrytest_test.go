@@ -19,6 +19,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.LongspanHeartbeatsRerouted.Add(context.Background(), 1)
 	tb.LongspanLogRecordsDropped.Add(context.Background(), 1)
 	tb.LongspanProbesReceived.Add(context.Background(), 1)
 	tb.LongspanReconciledIdsEvicted.Add(context.Background(), 1)
@@ -33,6 +34,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansResent.Add(context.Background(), 1)
 	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
+	AssertEqualLongspanHeartbeatsRerouted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanLogRecordsDropped(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

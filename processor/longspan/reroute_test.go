@@ -1,0 +1,54 @@
+package longspan
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
+)
+
+// A sharded gateway's logs instance sends heartbeats back through the front tier as
+// spans; the shard that owns the trace reads them as heartbeats.
+func TestReroutedHeartbeatsAreHeartbeatsAtTheOwningShard(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = time.Hour })
+
+	// The logs instance that received the record (on whatever shard load_balancing
+	// picked for it).
+	cfg := *h.cfg
+	cfg.RerouteHeartbeats = true
+	logs, err := newProcessor(metadatatest.NewSettings(h.tel), &cfg, nil, clk)
+	require.NoError(t, err)
+	logsSink := new(consumertest.LogsSink)
+	logs.nextLogs = logsSink
+	require.NoError(t, logs.Start(context.Background(), h.host))
+	t.Cleanup(func() { require.NoError(t, logs.Shutdown(context.Background())) })
+
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(fixtureBytes(t, "partial-heartbeat-gresearch.json"))
+	require.NoError(t, err)
+	require.NoError(t, logs.ConsumeLogs(context.Background(), ld))
+	assert.Empty(t, logsSink.AllLogs(), "the heartbeat record is consumed")
+	assert.Equal(t, 0, h.openCount(), "nothing is held where the record landed")
+	require.Len(t, h.probeSource.forwarded, 1, "it went back to the front tier as a span")
+
+	// The front tier routes the span to the owning shard: here, the traces instance.
+	h.mustConsume(h.probeSource.forwarded[0])
+	view := h.openSpan(t)
+	assert.Equal(t, sourceHeartbeatLog, view.Source)
+	assert.Equal(t, 15*time.Second, view.IdleTimeout, "partial.frequency 5000ms × heartbeat_factor 3 travels with it")
+
+	h.advance(15 * time.Second)
+	got := allSpans(h.sink)
+	require.Len(t, got, 1, "reconciled on the heartbeat's own idle timeout")
+	s := got[0][0]
+	assert.Equal(t, reasonIdleTimeout, attr(s, attrCloseReason))
+	assert.Equal(t, sourceHeartbeatLog, attr(s, attrSource))
+	_, marked := s.Attributes().Get(attrReroutedHeartbeat)
+	assert.False(t, marked, "the routing mark never leaves the collector")
+}
