@@ -17,13 +17,13 @@
 //   - every held span with all its fields (Span; recSpan), open, ended or reconciled;
 //   - released batches until their retention ends (Released.TraceID, Batch, At, Early,
 //     Spans; recRelease, recReleasedBatch, recForget);
-//   - the ids of reconciled spans and when (recReconciled).
+//   - the ids of reconciled spans and when (recReconciled);
+//   - snapshot numbers: each round's numbers in one record without payloads
+//     (Tx.NextSnapshotSeq; recSnapshotSeqs), so numbering never repeats.
 //
 // Memory only, lost on restart by design:
 //   - Trace.HeldSince: recovered traces count their hold from the processor's start;
 //   - Trace.GraceUntil (parent_grace): a recovered trace has no grace left;
-//   - Span.SnapshotSeq increments (Tx.NextSnapshotSeq): journaled only with the span's
-//     next Put or a checkpoint, so numbers may repeat after a restart;
 //   - delivery bookkeeping (in flight, delivered, attempts, next attempt): every
 //     journaled batch is delivered again after a restart, marked Released.Replayed;
 //   - forgetting reconciled ids (Tx.ForgetReconciled): replay restores them and the

@@ -51,6 +51,9 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	j.mu.Lock()
 	tx := &Tx{j: j}
 	err := fn(tx)
+	if len(tx.seqs) > 0 {
+		tx.recs = append(tx.recs, snapshotSeqsRecord(tx.seqs))
+	}
 	var pending *wal.Pending
 	if len(tx.recs) > 0 {
 		pending = j.log.Submit(tx.recs...)

@@ -30,6 +30,10 @@ const (
 	// recReconciled remembers that a span was reconciled, so that its real end, if it
 	// ever arrives, supersedes the reconciled version instead of opening it again.
 	recReconciled byte = 6
+	// recSnapshotSeqs records the numbers of one round of snapshots (trace id, span
+	// id, number), so that numbering never repeats after a restart or a shard move.
+	// Replay keeps the higher of the number it holds and the recorded one.
+	recSnapshotSeqs byte = 7
 )
 
 // spanFormat is the first byte of an encoded span, so the layout can evolve.
@@ -161,6 +165,39 @@ func decodeReconciled(d *decoder) (SpanKey, time.Time, error) {
 	d.bytes(k.Span[:])
 	at := d.time()
 	return k, at, d.err
+}
+
+// snapshotSeq is one span's latest snapshot number.
+type snapshotSeq struct {
+	key SpanKey
+	seq uint32
+}
+
+func snapshotSeqsRecord(seqs []snapshotSeq) wal.Record {
+	b := binary.AppendUvarint(make([]byte, 0, 8+len(seqs)*27), uint64(len(seqs)))
+	for _, s := range seqs {
+		b = append(b, s.key.Trace[:]...)
+		b = append(b, s.key.Span[:]...)
+		b = binary.AppendUvarint(b, uint64(s.seq))
+	}
+	return wal.Record{Type: recSnapshotSeqs, Data: b}
+}
+
+func decodeSnapshotSeqs(d *decoder) ([]snapshotSeq, error) {
+	n := d.count(25)
+	out := make([]snapshotSeq, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		var s snapshotSeq
+		d.bytes(s.key.Trace[:])
+		d.bytes(s.key.Span[:])
+		v := d.uvarint()
+		if v > 1<<32-1 {
+			d.fail()
+		}
+		s.seq = uint32(v)
+		out = append(out, s)
+	}
+	return out, d.err
 }
 
 func checkpointRecord(at time.Time) wal.Record {

@@ -72,6 +72,18 @@ func (j *Journal) apply(r wal.Record) error {
 		if _, err := decodeCheckpoint(d); err != nil {
 			return err
 		}
+	case recSnapshotSeqs:
+		seqs, err := decodeSnapshotSeqs(d)
+		if err != nil {
+			return err
+		}
+		for _, s := range seqs {
+			if t := j.st.traces[s.key.Trace]; t != nil {
+				if sp := t.Spans[s.key.Span]; sp != nil && sp.SnapshotSeq < s.seq {
+					sp.SnapshotSeq = s.seq
+				}
+			}
+		}
 	case recReconciled:
 		k, at, err := decodeReconciled(d)
 		if err != nil {

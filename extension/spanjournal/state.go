@@ -61,8 +61,7 @@ type Span struct {
 	// frequency × factor); zero means the default.
 	IdleTimeout time.Duration
 	// SnapshotSeq is the number of the last snapshot emitted for the span. Journaled
-	// with the span, but Tx.NextSnapshotSeq does not write a record by itself: see
-	// there.
+	// with the span and by every snapshot round (Tx.NextSnapshotSeq).
 	SnapshotSeq uint32
 
 	Payload []byte

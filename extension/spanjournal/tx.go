@@ -14,6 +14,8 @@ import (
 type Tx struct {
 	j    *Journal
 	recs []wal.Record
+	// seqs are the snapshot numbers taken in this Update, journaled in one record.
+	seqs []snapshotSeq
 }
 
 // Trace returns the held trace with this id, or nil.
@@ -59,13 +61,12 @@ func (tx *Tx) Put(s *Span, now time.Time) {
 // the zero time ends the wait. Memory only: see Trace.GraceUntil.
 func (tx *Tx) SetGrace(t *Trace, until time.Time) { t.graceUntil = until }
 
-// NextSnapshotSeq numbers the next snapshot of s and returns the number. It writes no
-// record: a journal write per open span per snapshot interval would cost more than
-// the numbering is worth. The number reaches the journal with the span's next Put
-// (a client update, its end) or checkpoint; after a restart before then, numbering
-// goes on from the last journaled number and repeats the numbers since.
+// NextSnapshotSeq numbers the next snapshot of s. The numbers of one Update are
+// journaled together, in one small record (no payloads), so numbering goes on across a
+// restart or a shard move instead of repeating.
 func (tx *Tx) NextSnapshotSeq(s *Span) uint32 {
 	s.SnapshotSeq++
+	tx.seqs = append(tx.seqs, snapshotSeq{key: SpanKey{Trace: s.TraceID, Span: s.SpanID}, seq: s.SnapshotSeq})
 	return s.SnapshotSeq
 }
 

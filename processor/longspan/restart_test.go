@@ -85,3 +85,25 @@ func TestRestartKeepsReconciledStateAndSnapshotNumbers(t *testing.T) {
 	require.Len(t, got, 1)
 	assert.Equal(t, "3", attr(got[0][0], attrSnapshotSeq), "numbering goes on across a restart")
 }
+
+func TestSnapshotNumbersNeverRepeatAfterACrash(t *testing.T) {
+	dir := t.TempDir()
+	clk := &manualClock{now: t0}
+	snap := func(c *Config) {
+		c.Snapshot.Interval = time.Second
+		c.Snapshot.MinAge = 0
+	}
+	first := newHarness(t, dir, clk, snap)
+	first.mustConsume(traces(openRoot(t0)))
+	for range 3 {
+		first.advance(time.Second)
+	}
+	require.Len(t, first.sink.AllTraces(), 3)
+	first.stop() // no client update since the snapshots: only their own records hold the numbers
+
+	second := newHarness(t, dir, clk, snap)
+	second.advance(time.Second)
+	got := allSpans(second.sink)
+	require.Len(t, got, 1)
+	assert.Equal(t, "4", attr(got[0][0], attrSnapshotSeq), "each round journals its numbers")
+}
