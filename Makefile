@@ -3,7 +3,7 @@
 #   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
 #   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
 #   make test       lint + unit (-race) + build + e2e + browser + testbed-quick
-#   make lint       go vet + gofmt check
+#   make lint       go vet + gofmt check + golangci-lint (pinned in tools/go.mod, .golangci.yml)
 #   make unit       go test -race ./...
 #   make e2e        build, then the end-to-end test against the binary (-tags e2e)
 #   make browser    web client unit tests + five scenarios in headless Chromium
@@ -55,7 +55,7 @@ MDATAGEN_DIRS := processor/longspan extension/spanjournal
 
 FORCE:
 
-.PHONY: all build run test lint vet fmt-check fmt unit e2e browser testbed testbed-quick validate generate tools clean distclean env help
+.PHONY: all build run test lint golangci vet fmt-check fmt unit e2e browser testbed testbed-quick validate generate tools clean distclean env help
 
 all: test
 
@@ -113,7 +113,12 @@ validate: $(BINARY)
 	 done; [ -z "$$failed" ]
 
 # ---------------------------------------------------------------------------- lint
-lint: vet fmt-check
+lint: vet fmt-check golangci
+
+# golangci-lint v2.15.0 lives in its own module (tools/go.mod), so it never enters the
+# collector's go.mod; `go tool` builds it on first use.
+golangci:
+	$(GO) tool -modfile=tools/go.mod golangci-lint run ./...
 
 vet:
 	$(GO) vet ./...

@@ -207,6 +207,11 @@ func (r *Runner) targets() {
 		*t = append(*t, Check{"pass-through throughput >= 97% of baseline", tp.PassThrough.TargetMet, fmt.Sprintf("%.1f%%", tp.PassThrough.RatioPct)})
 		*t = append(*t, Check{"journaled throughput >= 80% of baseline", tp.Journaled.TargetMet, fmt.Sprintf("%.1f%%", tp.Journaled.RatioPct)})
 	}
+	if so := r.res.ScaleOut; so != nil {
+		ok := so.MissingAcked == 0 && so.FalseReconciled == 0 && so.SplitTraces == 0 && so.SilentLate == 0
+		*t = append(*t, Check{"scale_out: 0 missing, 0 false reconciliations, 0 split traces, silent clients on time", ok,
+			fmt.Sprintf("%d missing, %d false, %d split, %d late of %d", so.MissingAcked, so.FalseReconciled, so.SplitTraces, so.SilentLate, so.SilentChecked)})
+	}
 	if r.o.Quick {
 		*t = append(*t, Check{"(quick run: reduced sizes; the targets apply to the full run)", false, "see make testbed"})
 	}

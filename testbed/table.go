@@ -101,6 +101,19 @@ func PrintTable(w io.Writer, res *Results) {
 		row("RSS idle -> peak MB", fmt.Sprintf("%.0f -> %.0f", b.IdleRSSMB, b.PeakRSSMB), fmt.Sprintf("%.0f -> %.0f", l.IdleRSSMB, l.PeakRSSMB))
 		row("acknowledged missing at backend", b.Missing, l.Missing)
 	}
+	if so := res.ScaleOut; so != nil {
+		_ = tw.Flush()
+		fmt.Fprintf(w, "\n## 6. scale_out (front tier + %d gateways at most, %d shards, %d sessions + ended bulk)\n", so.GatewaysMax, so.Shards, so.Sessions)
+		row("figure", "longspan")
+		row("gateway kill -9 (outage s) / front kill -9 / shard moves (slowest s)", fmt.Sprintf("%d (%.1f) / %d / %d (%.2f)", so.GatewayKills, so.GatewayOutageSec, so.FrontKills, so.Moves, so.MoveSecMax))
+		row("acknowledged spans, missing at backend", fmt.Sprintf("%d, %d", so.AckedSpans, so.MissingAcked))
+		row("false reconciliations", so.FalseReconciled)
+		row("split traces; released again whole; from several gateways", fmt.Sprintf("%d; %d; %d", so.SplitTraces, so.ReleasedAgain, so.SeveralGateways))
+		row("kept traces complete", fmt.Sprintf("%.1f%% of %d", so.KeptCompletePct, so.KeptTraces))
+		row("silent clients: checked, late, p99 / max delay s (allowance)", fmt.Sprintf("%d, %d, %.2f / %.2f (%.2f)", so.SilentChecked, so.SilentLate, so.SilentDelayP99, so.SilentDelayMax, so.SilentAllowance))
+		row("front queue peak (requests)", so.FrontQueuePeak)
+		row("spans delivered more than once", so.DuplicateSpans)
+	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n## invariants\n")
 	for _, c := range res.Checks {

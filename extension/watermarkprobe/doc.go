@@ -38,6 +38,9 @@ const AttrSentAt = "longspan.probe.sent_unix_nano"
 const (
 	AttrSender = "longspan.probe.sender"
 	AttrEpoch  = "longspan.probe.epoch"
+	// AttrPath is "logs" on a probe span that a gateway rerouted from a logs probe:
+	// it measures the front tier's logs queue, which heartbeats take.
+	AttrPath = "longspan.probe.path"
 )
 
 // SpanName is the name of every probe span.

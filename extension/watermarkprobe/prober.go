@@ -12,6 +12,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.uber.org/zap"
@@ -39,8 +41,10 @@ type prober struct {
 
 	conn   *grpc.ClientConn
 	client ptraceotlp.GRPCClient
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	// logsClient sends the probes of the front tier's logs queue.
+	logsClient plogotlp.GRPCClient
+	stop       chan struct{}
+	wg         sync.WaitGroup
 
 	stopWatch context.CancelFunc
 
@@ -84,7 +88,7 @@ func (p *prober) Start(_ context.Context, _ component.Host) error {
 	if err != nil {
 		return err
 	}
-	p.conn, p.client = conn, ptraceotlp.NewGRPCClient(conn)
+	p.conn, p.client, p.logsClient = conn, ptraceotlp.NewGRPCClient(conn), plogotlp.NewGRPCClient(conn)
 	p.stop = make(chan struct{})
 	ticks, stopTicks := p.newTicker(p.cfg.Interval)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
@@ -141,7 +145,11 @@ func (p *prober) watchConnection(ctx context.Context) {
 func (p *prober) probe() {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Interval)
 	defer cancel()
-	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, p.now(), p.sender, p.epoch.Load())))
+	now, epoch := p.now(), p.epoch.Load()
+	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, now, p.sender, epoch)))
+	if err == nil {
+		_, err = p.logsClient.Export(ctx, plogotlp.NewExportRequestFromLogs(LogProbes(p.cfg.Spans, now, p.sender, epoch)))
+	}
 	if err != nil {
 		p.telemetry.WatermarkprobeProbeFailures.Add(ctx, 1)
 		p.failing++
@@ -157,6 +165,30 @@ func (p *prober) probe() {
 		p.failing = 0
 	}
 	p.telemetry.WatermarkprobeProbesSent.Add(ctx, 1)
+}
+
+// LogProbes builds n probe log records that sender sends at at in epoch, each with a
+// random trace id. They measure the front tier's logs queue: a gateway that reroutes
+// heartbeats (longspan's reroute_heartbeats) sends them on, as probe spans marked
+// AttrPath=logs, in order with the heartbeats that came before them.
+func LogProbes(n int, at time.Time, sender string, epoch int64) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.Resource().Attributes().PutStr("service.name", "otelcol-longspan-watermarkprobe")
+	records := rl.ScopeLogs().AppendEmpty().LogRecords()
+	records.EnsureCapacity(n)
+	ids := make([]byte, n*16)
+	_, _ = rand.Read(ids)
+	for i := 0; i < n; i++ {
+		lr := records.AppendEmpty()
+		lr.SetTraceID(pcommon.TraceID(ids[i*16 : i*16+16]))
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(at))
+		lr.Body().SetStr(SpanName)
+		lr.Attributes().PutInt(AttrSentAt, at.UnixNano())
+		lr.Attributes().PutStr(AttrSender, sender)
+		lr.Attributes().PutInt(AttrEpoch, epoch)
+	}
+	return ld
 }
 
 // Probes builds n probe spans that sender sends at at in epoch, each with a random

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
@@ -20,12 +22,23 @@ import (
 	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe/internal/metadatatest"
 )
 
-// frontTier is a stand-in for the front tier's OTLP receiver: it hands every request
-// to the test, and answers with fail when it is set.
+// frontTier is a stand-in for the front tier's OTLP receiver: it hands every traces
+// and logs request to the test, and answers with fail when it is set.
 type frontTier struct {
 	ptraceotlp.UnimplementedGRPCServer
-	got  chan ptrace.Traces
-	fail error
+	got     chan ptrace.Traces
+	gotLogs chan plog.Logs
+	fail    error
+}
+
+type frontTierLogs struct {
+	plogotlp.UnimplementedGRPCServer
+	f *frontTier
+}
+
+func (l *frontTierLogs) Export(_ context.Context, req plogotlp.ExportRequest) (plogotlp.ExportResponse, error) {
+	l.f.gotLogs <- req.Logs()
+	return plogotlp.NewExportResponse(), l.f.fail
 }
 
 func (f *frontTier) Export(_ context.Context, req ptraceotlp.ExportRequest) (ptraceotlp.ExportResponse, error) {
@@ -37,9 +50,10 @@ func startFront(t *testing.T, fail error) (*frontTier, string) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	f := &frontTier{got: make(chan ptrace.Traces, 4), fail: fail}
+	f := &frontTier{got: make(chan ptrace.Traces, 4), gotLogs: make(chan plog.Logs, 4), fail: fail}
 	srv := grpc.NewServer()
 	ptraceotlp.RegisterGRPCServer(srv, f)
+	plogotlp.RegisterGRPCServer(srv, &frontTierLogs{f: f})
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(srv.Stop)
 	return f, ln.Addr().String()
@@ -64,7 +78,15 @@ func TestProbeReachesTheFrontTier(t *testing.T) {
 
 	ticks <- time.Now()
 	td := <-front.got
+	ld := <-front.gotLogs
 	require.NoError(t, p.Shutdown(context.Background()))
+
+	require.Equal(t, 32, ld.LogRecordCount(), "the logs queue is probed too")
+	lr := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0)
+	sent, ok := lr.Attributes().Get(AttrSentAt)
+	require.True(t, ok)
+	assert.Equal(t, sentAt.UnixNano(), sent.Int())
+	assert.False(t, lr.TraceID().IsEmpty(), "load_balancing routes a record by its trace id")
 
 	require.Equal(t, 32, td.SpanCount())
 	traces := map[pcommon.TraceID]bool{}
@@ -104,9 +126,10 @@ func TestRefusedProbeIsCountedAndNotRetried(t *testing.T) {
 func TestLosingTheFrontTierStartsANewEpoch(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	f := &frontTier{got: make(chan ptrace.Traces, 4)}
+	f := &frontTier{got: make(chan ptrace.Traces, 4), gotLogs: make(chan plog.Logs, 4)}
 	srv := grpc.NewServer()
 	ptraceotlp.RegisterGRPCServer(srv, f)
+	plogotlp.RegisterGRPCServer(srv, &frontTierLogs{f: f})
 	go func() { _ = srv.Serve(ln) }()
 
 	tt := componenttest.NewTelemetry()
@@ -119,6 +142,7 @@ func TestLosingTheFrontTierStartsANewEpoch(t *testing.T) {
 
 	ticks <- time.Now()
 	first := <-f.got
+	<-f.gotLogs
 	assert.Equal(t, int64(0), epochOf(t, first))
 	assert.Equal(t, p.Sender(), senderOf(t, first))
 

@@ -2,6 +2,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -12,6 +13,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 )
 
 var errNotOneSpan = errors.New("body must hold exactly one span")
@@ -141,9 +144,10 @@ func withoutRerouteMark(edit func(ptrace.Span)) func(ptrace.Span) {
 }
 
 // rerouteHeartbeats sends the heartbeats of a logs request, each as its span marked
-// with attrReroutedHeartbeat, through the front tier to the shards that hold them, in
-// one request; the front tier's acknowledgement is this request's.
-func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbeat) error {
+// with attrReroutedHeartbeat, and then its watermark probes, as probe spans of the logs
+// path, through the front tier to the shards that hold them, in one request; the front
+// tier's acknowledgement is this request's.
+func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbeat, probes []plog.LogRecord) error {
 	out := ptrace.NewTraces()
 	for _, hb := range hbs {
 		idle := hb.frequency * time.Duration(p.cfg.HeartbeatFactor)
@@ -159,9 +163,35 @@ func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbe
 		}
 		rss.MoveAndAppendTo(out.ResourceSpans())
 	}
+	if len(probes) > 0 {
+		spans := out.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
+		for _, lr := range probes {
+			probeSpanOf(lr, spans.AppendEmpty())
+		}
+	}
 	if err := p.watermark.source.Forward(ctx, out); err != nil {
 		return fmt.Errorf("longspan: rerouting %d heartbeats through the front tier: %w", len(hbs), err)
 	}
 	p.telemetry.LongspanHeartbeatsRerouted.Add(ctx, int64(len(hbs)))
 	return nil
+}
+
+// isProbeRecord says whether a log record is a watermark probe of the logs queue.
+func isProbeRecord(lr plog.LogRecord) bool {
+	_, ok := lr.Attributes().Get(watermarkprobe.AttrSentAt)
+	return ok
+}
+
+// probeSpanOf turns a logs-queue probe record into the probe span that goes on to the
+// shard of its trace id, marked as having come through the logs queue.
+func probeSpanOf(lr plog.LogRecord, sp ptrace.Span) {
+	sp.SetTraceID(lr.TraceID())
+	var id [8]byte
+	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
+	sp.SetSpanID(id)
+	sp.SetName(watermarkprobe.SpanName)
+	sp.SetStartTimestamp(lr.Timestamp())
+	sp.SetEndTimestamp(lr.Timestamp())
+	lr.Attributes().CopyTo(sp.Attributes())
+	sp.Attributes().PutStr(watermarkprobe.AttrPath, "logs")
 }

@@ -41,9 +41,10 @@ type item struct {
 }
 
 // classify validates every span of a request without the journal lock. Invalid spans
-// are dropped here, each alone, and counted by reason. Watermark probes are taken in
-// and counted, never passed on.
-func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []item, drops map[string]int, probes int) {
+// are dropped here, each alone, and counted by reason. Watermark probes are returned
+// apart, never passed on: the caller takes them in once the rest of the request is
+// journaled, so that no tick measures silence past reports of the same request.
+func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []item, drops map[string]int, probes []probe) {
 	items = make([]item, 0, td.SpanCount())
 	req := &requestPayloads{td: td}
 	drop := func(reason string, it *item) {
@@ -59,8 +60,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 			for k := 0; k < ss.Spans().Len(); k++ {
 				span := ss.Spans().At(k)
 				if pr, ok := probeOf(span); ok {
-					p.watermark.observe(pr, now)
-					probes++
+					probes = append(probes, pr)
 					continue
 				}
 				it := item{rs: rs, ss: ss, span: span, traceID: span.TraceID(), spanID: span.SpanID(), open: span.EndTimestamp() == 0,

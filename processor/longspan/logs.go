@@ -16,6 +16,7 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 	now := p.clock.Now()
 	var items []item
 	var rerouted []heartbeat
+	var logProbes []plog.LogRecord
 	drops := map[string]int{}
 	consumed := 0
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -23,6 +24,15 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
+				if isProbeRecord(lrs.At(k)) {
+					// A watermark probe of the logs queue: it goes on with the rerouted
+					// heartbeats, after them, and never down the logs pipeline.
+					consumed++
+					if p.cfg.RerouteHeartbeats {
+						logProbes = append(logProbes, lrs.At(k))
+					}
+					continue
+				}
 				hb, ok, reason, err := readHeartbeat(lrs.At(k))
 				if !ok {
 					continue
@@ -51,8 +61,8 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 			}
 		}
 	}
-	if len(rerouted) > 0 {
-		if err := p.rerouteHeartbeats(ctx, rerouted); err != nil {
+	if len(rerouted) > 0 || len(logProbes) > 0 {
+		if err := p.rerouteHeartbeats(ctx, rerouted, logProbes); err != nil {
 			return err
 		}
 	}
@@ -80,7 +90,7 @@ func withoutHeartbeats(ld plog.Logs) plog.Logs {
 		rl.ScopeLogs().RemoveIf(func(sl plog.ScopeLogs) bool {
 			sl.LogRecords().RemoveIf(func(lr plog.LogRecord) bool {
 				_, ok, _, _ := readHeartbeat(lr)
-				return ok
+				return ok || isProbeRecord(lr)
 			})
 			return sl.LogRecords().Len() == 0
 		})

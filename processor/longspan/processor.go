@@ -121,15 +121,13 @@ func (p *longspanProcessor) Shutdown(context.Context) error {
 func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.clock.Now()
 	items, drops, probes := p.classify(td, now)
-	if probes > 0 {
-		p.telemetry.LongspanProbesReceived.Add(ctx, int64(probes))
-	}
 	out, err := p.apply(ctx, items, now)
 	if err != nil {
 		return err
 	}
+	p.observeProbes(ctx, probes, now)
 	p.count(ctx, drops, out)
-	if out.passed == len(items) && len(drops) == 0 && probes == 0 && !out.marked {
+	if out.passed == len(items) && len(drops) == 0 && len(probes) == 0 && !out.marked {
 		return p.next.ConsumeTraces(ctx, td)
 	}
 	if out.passed == 0 {

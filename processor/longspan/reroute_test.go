@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -51,4 +52,41 @@ func TestReroutedHeartbeatsAreHeartbeatsAtTheOwningShard(t *testing.T) {
 	assert.Equal(t, sourceHeartbeatLog, attr(s, attrSource))
 	_, marked := s.Attributes().Get(attrReroutedHeartbeat)
 	assert.False(t, marked, "the routing mark never leaves the collector")
+}
+
+// Heartbeats reach their shard through the front tier's logs queue and then its traces
+// queue; with heartbeats rerouted, silence waits for the logs queue's watermark too.
+func TestReroutedLogsProbesHoldTheWatermarkForTheLogsQueue(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) {
+		c.IdleTimeout = 5 * time.Second
+		c.Watermark.Enabled = true
+		c.RerouteHeartbeats = true
+	})
+	cfg := *h.cfg
+	logs, err := newProcessor(metadatatest.NewSettings(h.tel), &cfg, nil, clk)
+	require.NoError(t, err)
+	logs.nextLogs = new(consumertest.LogsSink)
+	require.NoError(t, logs.Start(context.Background(), h.host))
+	t.Cleanup(func() { require.NoError(t, logs.Shutdown(context.Background())) })
+
+	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
+	h.mustConsume(h.probes(1, t0.Add(10*time.Second))) // the traces queue is far ahead
+	h.advance(10 * time.Second)
+	assert.Empty(t, h.sink.AllTraces(), "the logs queue has not shown it is past last seen + idle_timeout")
+
+	// A logs-queue probe arrives at some shard's logs pipeline, which sends it on.
+	require.NoError(t, logs.ConsumeLogs(context.Background(),
+		watermarkprobe.LogProbes(1, t0.Add(6*time.Second), h.probeSource.sender, h.probeSource.epoch)))
+	require.Len(t, h.probeSource.forwarded, 1)
+	fwd := h.probeSource.forwarded[0]
+	require.Equal(t, 1, fwd.SpanCount())
+	path, _ := fwd.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get(watermarkprobe.AttrPath)
+	assert.Equal(t, "logs", path.Str())
+
+	h.mustConsume(fwd)
+	h.advance(time.Second)
+	got := allSpans(h.sink)
+	require.Len(t, got, 1, "both queues are past last seen + idle_timeout: silence")
+	assert.Empty(t, logs.nextLogs.(*consumertest.LogsSink).AllLogs(), "probe records never go down the logs pipeline")
 }

@@ -24,6 +24,9 @@ type watermark struct {
 	source watermarkprobe.Source
 	// at is the newest trusted probe send time received, Unix nanoseconds.
 	at atomic.Int64
+	// atLogs is the same for probes that came through the front tier's logs queue
+	// (rerouted by a gateway, as heartbeats are).
+	atLogs atomic.Int64
 	// lastProbe is when a probe last arrived, by this processor's clock.
 	lastProbe atomic.Int64
 	// lastWarn is when the stall warning was last logged; tick goroutine only.
@@ -32,6 +35,7 @@ type watermark struct {
 
 func (w *watermark) start(now time.Time) {
 	w.at.Store(now.UnixNano())
+	w.atLogs.Store(now.UnixNano())
 	w.lastProbe.Store(now.UnixNano())
 }
 
@@ -41,21 +45,36 @@ func (w *watermark) observe(pr probe, now time.Time) {
 	if w.source == nil || pr.sender != w.source.Sender() || pr.epoch != w.source.Epoch() {
 		return
 	}
-	sentAt := pr.sentAt
+	at := &w.at
+	if pr.logsPath {
+		at = &w.atLogs
+	}
 	for {
-		cur := w.at.Load()
-		if sentAt <= cur || w.at.CompareAndSwap(cur, sentAt) {
+		cur := at.Load()
+		if pr.sentAt <= cur || at.CompareAndSwap(cur, pr.sentAt) {
 			break
 		}
 	}
 	w.lastProbe.Store(now.UnixNano())
 }
 
+// observeProbes takes in the probes of a request whose other spans are journaled.
+func (p *longspanProcessor) observeProbes(ctx context.Context, probes []probe, now time.Time) {
+	if len(probes) == 0 {
+		return
+	}
+	for _, pr := range probes {
+		p.watermark.observe(pr, now)
+	}
+	p.telemetry.LongspanProbesReceived.Add(ctx, int64(len(probes)))
+}
+
 // probe is what a watermark probe span says.
 type probe struct {
-	sentAt int64
-	sender string
-	epoch  int64
+	sentAt   int64
+	sender   string
+	epoch    int64
+	logsPath bool
 }
 
 // probeOf reads a watermark probe span; false for any other span.
@@ -75,6 +94,9 @@ func probeOf(span ptrace.Span) (probe, bool) {
 	if v, ok := attrs.Get(watermarkprobe.AttrEpoch); ok && v.Type() == pcommon.ValueTypeInt {
 		pr.epoch = v.Int()
 	}
+	if v, ok := attrs.Get(watermarkprobe.AttrPath); ok {
+		pr.logsPath = v.AsString() == "logs"
+	}
 	return pr, true
 }
 
@@ -89,15 +111,18 @@ func findProbeSource(host component.Host) (watermarkprobe.Source, error) {
 }
 
 // silenceClock is the instant a client's silence is measured at: the wall clock, or
-// with the watermark on, the watermark (never later than the wall clock).
+// with the watermark on, the watermark (never later than the wall clock). With
+// heartbeats rerouted, reports reach this shard through the front tier's traces queue
+// and, later, its logs queue: the watermark is the lower of the two.
 func (p *longspanProcessor) silenceClock(now time.Time) time.Time {
 	if !p.cfg.Watermark.Enabled {
 		return now
 	}
-	if w := time.Unix(0, p.watermark.at.Load()); w.Before(now) {
-		return w
+	w := p.watermark.at.Load()
+	if p.cfg.RerouteHeartbeats {
+		w = min(w, p.watermark.atLogs.Load())
 	}
-	return now
+	return time.Unix(0, min(w, now.UnixNano()))
 }
 
 // warnIfStalled logs, at most once per stall_warning, that no probe arrived for that
