@@ -39,24 +39,27 @@ type ScaleOutResult struct {
 	DuplicateSpans   int      `json:"spans_delivered_more_than_once"`
 	FalseReconciled  int      `json:"false_reconciliations"`
 	FalseExamples    []string `json:"false_reconciliation_examples,omitempty"`
-	falseSessions    []int
-	SplitTraces      int            `json:"split_traces"`
-	SplitExamples    []string       `json:"split_examples,omitempty"`
-	ReleasedAgain    int            `json:"traces_released_again_whole"`
-	SeveralGateways  int            `json:"traces_from_several_gateways"`
-	KeptTraces       int            `json:"kept_traces"`
-	KeptCompletePct  float64        `json:"kept_traces_complete_pct"`
-	Reconciled       map[string]int `json:"reconciled_by_reason"`
-	SilentSessions   int            `json:"silent_sessions"`
-	SilentChecked    int            `json:"silent_checked_outside_disruptions"`
-	SilentLate       int            `json:"silent_reconciled_late"`
-	SilentDelayP99   float64        `json:"silent_reconcile_delay_p99_s"`
-	SilentDelayMax   float64        `json:"silent_reconcile_delay_max_s"`
-	SilentAllowance  float64        `json:"silent_reconcile_allowance_s"`
-	EndOpen          int64          `json:"end_open_spans"`
-	EndHeld          int64          `json:"end_held_spans"`
-	Events           []string       `json:"events"`
-	DurationSec      float64        `json:"duration_s"`
+	FrontDrainSecMax float64  `json:"front_queue_drain_s_max"`
+	// suspects are the sessions of false reconciliations and split traces, for the
+	// diagnostic file.
+	suspects        []int
+	SplitTraces     int            `json:"split_traces"`
+	SplitExamples   []string       `json:"split_examples,omitempty"`
+	ReleasedAgain   int            `json:"traces_released_again_whole"`
+	SeveralGateways int            `json:"traces_from_several_gateways"`
+	KeptTraces      int            `json:"kept_traces"`
+	KeptCompletePct float64        `json:"kept_traces_complete_pct"`
+	Reconciled      map[string]int `json:"reconciled_by_reason"`
+	SilentSessions  int            `json:"silent_sessions"`
+	SilentChecked   int            `json:"silent_checked_outside_disruptions"`
+	SilentLate      int            `json:"silent_reconciled_late"`
+	SilentDelayP99  float64        `json:"silent_reconcile_delay_p99_s"`
+	SilentDelayMax  float64        `json:"silent_reconcile_delay_max_s"`
+	SilentAllowance float64        `json:"silent_reconcile_allowance_s"`
+	EndOpen         int64          `json:"end_open_spans"`
+	EndHeld         int64          `json:"end_held_spans"`
+	Events          []string       `json:"events"`
+	DurationSec     float64        `json:"duration_s"`
 }
 
 // scale-out timings: the testbed's usual compressed clock.
@@ -102,8 +105,28 @@ func (n *soNode) stop() {
 	}
 }
 
-// disruption is a time window in which some shard could not be reached.
+// disruption is a time window in which some shard could not be reached, or the front
+// tier was still draining what queued up meanwhile.
 type disruption struct{ from, to time.Time }
+
+type queueSample struct {
+	at   time.Time
+	size int
+}
+
+// drainedQueue is the queue size (requests) below which the front tier is taken to
+// have caught up: a few batches in flight.
+const drainedQueue = 20
+
+// drainedAfter returns when the front tier's queue was first back to drained after t.
+func drainedAfter(queue []queueSample, t time.Time) time.Time {
+	for _, q := range queue {
+		if q.at.After(t) && q.size <= drainedQueue {
+			return q.at
+		}
+	}
+	return t
+}
 
 func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	t0 := time.Now()
@@ -277,11 +300,13 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	// The front tier's queue, sampled: how far behind the gateways it fell.
 	qctx, qstop := context.WithCancel(context.Background())
 	qdone := make(chan struct{})
+	var queue []queueSample
 	go func() {
 		defer close(qdone)
 		for qctx.Err() == nil {
 			if v, err := metricAt(d.Front.Metrics, "otelcol_exporter_queue_size"); err == nil {
 				res.FrontQueuePeak = max(res.FrontQueuePeak, int(v))
+				queue = append(queue, queueSample{time.Now(), int(v)})
 			}
 			select {
 			case <-qctx.Done():
@@ -330,8 +355,14 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 		return res, err
 	}
 	res.Events = events
+	// A disruption lasts until the front tier's queue has drained the backlog it left.
+	for i := range disruptions {
+		end := drainedAfter(queue, disruptions[i].to)
+		res.FrontDrainSecMax = max(res.FrontDrainSecMax, round1(end.Sub(disruptions[i].to).Seconds()))
+		disruptions[i].to = end
+	}
 	evaluateScaleOut(res, sess, ledger, recs, disruptions)
-	if err := writeSessionRecords(filepath.Join(work, "false_reconciliations.txt"), res.falseSessions, sess, recs); err != nil {
+	if err := writeSessionRecords(filepath.Join(work, "suspect_sessions.txt"), res.suspects, sess, recs); err != nil {
 		r.logf("scale_out: %v", err)
 	}
 	res.DurationSec = round1(time.Since(t0).Seconds())
@@ -458,6 +489,11 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		switch {
 		case whole == 0:
 			res.SplitTraces++
+			for _, s := range sess {
+				if s.Trace == t {
+					res.suspects = append(res.suspects, s.Idx)
+				}
+			}
 			if len(res.SplitExamples) < 5 {
 				res.SplitExamples = append(res.SplitExamples, describeSplit(t, gs, sess))
 			}
@@ -504,7 +540,7 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 			res.FalseReconciled++
 		}
 		if missedReport || stillReporting {
-			res.falseSessions = append(res.falseSessions, s.Idx)
+			res.suspects = append(res.suspects, s.Idx)
 		}
 		if (missedReport || stillReporting) && len(res.FalseExamples) < 8 {
 			res.FalseExamples = append(res.FalseExamples, fmt.Sprintf("session %d (%s) %s: started %s, last report %s, reconciled with last seen %s, at the backend %s",

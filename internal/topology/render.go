@@ -119,9 +119,9 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 // the S shard endpoints as its static resolver, routing by trace id, and an
 // exporter-level persistent sending queue on file_storage, retried without a time
 // limit, so that what the front acknowledged survives its own crash and a gateway's
-// absence. Heartbeat log records carry their span's trace id in their body, which is
-// where the gateway reads it from: the transform processor copies it to the record
-// (whatever the record carried), so load_balancing routes them with their span.
+// absence. Heartbeat log records land on any shard (load_balancing hashes a record's
+// trace id unlike a span's); the gateway that gets one sends it on to its span's shard
+// (longspan's reroute_heartbeats).
 func (d *Deployment) FrontConfig() ([]byte, error) {
 	f := d.Front
 	if f.GRPC == "" || f.Health == "" || f.QueueDirectory == "" {
@@ -155,19 +155,6 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 			"file_storage": m{"directory": f.QueueDirectory, "create_directory": true},
 		},
 		"receivers": m{"otlp": m{"protocols": protocols}},
-		"processors": m{
-			"transform/heartbeat_trace_id": m{
-				"error_mode": "ignore",
-				"log_statements": []m{{
-					"context":    "log",
-					"conditions": []string{`log.attributes["partial.body.type"] == "json/v1" or log.attributes["log.body.type"] == "json/v1"`},
-					"statements": []string{
-						`set(log.cache["body"], ParseJSON(log.body))`,
-						`set(log.trace_id.string, log.cache["body"]["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"])`,
-					},
-				}},
-			},
-		},
 		"exporters": m{
 			"load_balancing": m{
 				"routing_key": "traceID",
@@ -190,7 +177,7 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 			"extensions": []string{"health_check", "file_storage"},
 			"pipelines": m{
 				"traces": m{"receivers": []string{"otlp"}, "exporters": []string{"load_balancing"}},
-				"logs":   m{"receivers": []string{"otlp"}, "processors": []string{"transform/heartbeat_trace_id"}, "exporters": []string{"load_balancing"}},
+				"logs":   m{"receivers": []string{"otlp"}, "exporters": []string{"load_balancing"}},
 			},
 			"telemetry": d.telemetry(f.Metrics),
 		},
