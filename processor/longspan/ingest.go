@@ -318,8 +318,12 @@ func (p *longspanProcessor) endSession(tx *spanjournal.Tx, it *item, now time.Ti
 // waitsForParent says whether an ended span of a trace with nothing held waits
 // parent_grace for its parent, which may be an open span the client has not reported
 // yet (a browser exports ended children before the first snapshot of their page).
+//
+// With heartbeats rerouted, every such span waits at least until the logs queue's
+// watermark passes its arrival (graceClock): its parent may be a heartbeat span whose
+// report, accepted by the front tier before this span, takes the longer way.
 func (p *longspanProcessor) waitsForParent(it *item) bool {
-	return p.cfg.ParentGrace > 0 && !it.span.ParentSpanID().IsEmpty()
+	return (p.cfg.ParentGrace > 0 || p.cfg.RerouteHeartbeats) && !it.span.ParentSpanID().IsEmpty()
 }
 
 // passThrough copies the spans marked pass into a new request, keeping their

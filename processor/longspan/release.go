@@ -32,7 +32,7 @@ func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trac
 // not waiting for a parent.
 func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult, now time.Time) {
 	for id := range res.touched {
-		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !now.Before(t.GraceUntil()) {
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !p.graceClock(now).Before(t.GraceUntil()) {
 			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
 		}
 	}
@@ -46,7 +46,7 @@ func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult,
 // spans it has held longer than max_trace_hold.
 func (p *longspanProcessor) releaseDue(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
 	if t.OpenSpans() == 0 {
-		if !now.Before(t.GraceUntil()) {
+		if !p.graceClock(now).Before(t.GraceUntil()) {
 			res.touch(t.ID)
 		}
 		return

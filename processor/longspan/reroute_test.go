@@ -90,3 +90,36 @@ func TestReroutedLogsProbesHoldTheWatermarkForTheLogsQueue(t *testing.T) {
 	require.Len(t, got, 1, "both queues are past last seen + idle_timeout: silence")
 	assert.Empty(t, logs.nextLogs.(*consumertest.LogsSink).AllLogs(), "probe records never go down the logs pipeline")
 }
+
+// A child can overtake its heartbeat parent, which takes the logs queue and a reroute:
+// with heartbeats rerouted it waits until the logs queue's watermark passes its arrival.
+func TestChildWaitsForTheLogsQueueBeforeItIsReleasedAlone(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) {
+		c.Watermark.Enabled = true
+		c.RerouteHeartbeats = true
+	})
+	arrived := clk.Advance(time.Second)
+	h.mustConsume(traces(endedKid(t0)))
+	h.mustConsume(h.probes(1, arrived.Add(time.Minute))) // the traces queue is far ahead
+	h.advance(10 * time.Second)
+	assert.Empty(t, h.sink.AllTraces(), "the logs queue has not caught up with the child")
+
+	// The heartbeat that opened the parent arrives (rerouted), then the logs probe after it.
+	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
+	fwdProbe := func(at time.Time) {
+		rs := watermarkprobe.Probes(1, at, h.probeSource.sender, h.probeSource.epoch)
+		rs.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr(watermarkprobe.AttrPath, "logs")
+		h.mustConsume(rs)
+	}
+	fwdProbe(arrived)
+	h.advance(time.Second)
+	assert.Empty(t, h.sink.AllTraces(), "the child is held with its open parent now")
+
+	root := openRoot(t0.Add(-time.Minute))
+	root.end = clk.Now()
+	h.mustConsume(traces(root))
+	got := allSpans(h.sink)
+	require.Len(t, got, 1)
+	assert.Len(t, got[0], 2, "parent and child leave together")
+}

@@ -125,6 +125,16 @@ func (p *longspanProcessor) silenceClock(now time.Time) time.Time {
 	return time.Unix(0, min(w, now.UnixNano()))
 }
 
+// graceClock is the clock a parent_grace wait is measured on: the wall clock, or with
+// heartbeats rerouted, the logs queue's watermark (never later than the wall clock),
+// so that a span waits for the heartbeats accepted before it.
+func (p *longspanProcessor) graceClock(now time.Time) time.Time {
+	if !p.cfg.RerouteHeartbeats {
+		return now
+	}
+	return time.Unix(0, min(p.watermark.atLogs.Load(), now.UnixNano()))
+}
+
 // warnIfStalled logs, at most once per stall_warning, that no probe arrived for that
 // long: silence is not measured meanwhile, so nothing is reconciled for it.
 func (p *longspanProcessor) warnIfStalled(_ context.Context, now time.Time) {
