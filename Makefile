@@ -107,7 +107,7 @@ run: $(BINARY)
 # Every shipped configuration, including the scale-out example (its deploy.yaml is
 # longspanctl's input, not a collector configuration).
 validate: $(BINARY)
-	@failed=""; for c in config/*.yaml $$(ls config/scale-out/*.yaml | grep -v /deploy.yaml); do \
+	@failed=""; for c in config/*.yaml $$(ls config/scale-out/*.yaml config/scale-out/k8s/*.yaml | grep -Ev '/(deploy|services|workloads|kustomization).yaml$$'); do \
 	   if ./$(BINARY) validate --config $$c; then echo ">> validate $$c: ok"; \
 	   else echo ">> validate $$c: FAILED"; failed="$$failed $$c"; fi; \
 	 done; [ -z "$$failed" ]

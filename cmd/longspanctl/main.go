@@ -8,6 +8,9 @@
 //	    moves shard N, whole, to GATEWAY while everything else keeps running
 //	longspanctl status -d deploy.yaml
 //	    lists every shard's gateway and whether its journal is held
+//	longspanctl k8s-services -d deploy.yaml [-namespace NS] [-statefulset NAME]
+//	    prints one Kubernetes Service per shard, selecting the pod that serves it
+//	    (the gateways are the StatefulSet's pods, named as in the deployment file)
 package main
 
 import (
@@ -35,6 +38,7 @@ func run(args []string) error {
 	shard := fs.Int("shard", -1, "move: the shard to move")
 	to := fs.String("to", "", "move: the gateway that takes the shard")
 	timeout := fs.Duration("timeout", 2*time.Minute, "move: how long each step may take")
+	namespace := fs.String("namespace", "", "k8s-services: the namespace of the Services (empty: none set)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -48,6 +52,8 @@ func run(args []string) error {
 		return move(*deploy, *bin, *shard, *to, *timeout, os.Stdout)
 	case "status":
 		return status(*deploy, os.Stdout)
+	case "k8s-services":
+		return k8sServices(*deploy, *namespace, os.Stdout)
 	}
-	return fmt.Errorf("unknown command %q: want config, move or status", args[0])
+	return fmt.Errorf("unknown command %q: want config, move, status or k8s-services", args[0])
 }
