@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 // RecoveryResult is scenario 4.
@@ -79,7 +81,7 @@ func (r *Runner) scenarioRecovery() (*RecoveryResult, error) {
 		res.RSSBeforeKillMB = round1(float64(st.RSSBytes) / (1 << 20))
 	}
 	c.Kill9()
-	res.JournalBytes = DirBytes(c.Params.JournalDir)
+	res.JournalBytes = harness.DirBytes(c.Params.JournalDir)
 	res.JournalMB = round1(float64(res.JournalBytes) / (1 << 20))
 	d, err = c.Start()
 	if err != nil {

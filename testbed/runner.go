@@ -10,6 +10,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 // Options size a run.
@@ -165,7 +167,7 @@ func Run(o Options) (*Results, error) {
 	r.env = &Env{Bin: bin, Self: self, WorkDir: work, Log: r.logf}
 	r.logf("testbed %s run: binary %s, work dir %s", run, bin, work)
 	start := time.Now()
-	defer KillAll()
+	defer harness.KillAll()
 	step := func(name string, fn func() error) {
 		if !r.want(name) {
 			return

@@ -2,10 +2,7 @@ package testbed
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 	"github.com/otelcol-longspan/otelcol-longspan/internal/topology"
 )
 
@@ -75,11 +73,11 @@ const (
 type soNode struct {
 	name, config, health, pidFile, log string
 	env                                []string
-	proc                               *Proc
+	proc                               *harness.Proc
 }
 
 func (n *soNode) start(bin string) error {
-	p, err := StartProc(n.name, bin, []string{"--config", n.config}, n.env, n.log)
+	p, err := harness.StartProc(n.name, bin, []string{"--config", n.config}, n.env, n.log)
 	if err != nil {
 		return err
 	}
@@ -89,7 +87,7 @@ func (n *soNode) start(bin string) error {
 			return err
 		}
 	}
-	_, err = waitHTTP200("http://"+n.health+"/", p, 60*time.Second, 20*time.Millisecond)
+	_, err = harness.WaitHTTP200("http://"+n.health+"/", p, 60*time.Second, 20*time.Millisecond)
 	return err
 }
 
@@ -304,7 +302,7 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	go func() {
 		defer close(qdone)
 		for qctx.Err() == nil {
-			if v, err := metricAt(d.Front.Metrics, "otelcol_exporter_queue_size"); err == nil {
+			if v, err := harness.MetricAt(d.Front.Metrics, "otelcol_exporter_queue_size"); err == nil {
 				res.FrontQueuePeak = max(res.FrontQueuePeak, int(v))
 				queue = append(queue, queueSample{time.Now(), int(v)})
 			}
@@ -330,7 +328,7 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 		res.EndOpen, res.EndHeld = 0, 0
 		var viewErr error
 		for s := 0; s < shards; s++ {
-			v, err := openSpansAt(d.ViewEndpoint(s))
+			v, err := harness.OpenSpansAt(d.ViewEndpoint(s), 1)
 			if err != nil {
 				viewErr = err
 				continue
@@ -383,11 +381,11 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 // scaleOutDeployment describes the deployment: 3 gateways sharing the shards, a fourth
 // declared without shards, the front tier; and the processes that run them.
 func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*topology.Deployment, map[string]*soNode, error) {
-	base, err := freePortRange(2 * shards)
+	base, err := harness.FreePortRange(2 * shards)
 	if err != nil {
 		return nil, nil, err
 	}
-	addrs, err := FreeAddrs(10)
+	addrs, err := harness.FreeAddrs(10)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -400,7 +398,7 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 			GRPC: addrs[0], HTTP: addrs[1], Health: addrs[2],
 			QueueDirectory: filepath.Join(work, "front-queue"), Config: filepath.Join(work, "front.yaml"),
 			ProbeInterval: soProbeEvery.String(), ProbeSpans: 4 * shards, RetryMaxInterval: "1s",
-			Metrics: portOf(addrs[9]),
+			Metrics: harness.PortOf(addrs[9]),
 		},
 		Longspan: map[string]any{
 			"idle_timeout": soIdle.String(), "max_duration": "168h", "max_trace_hold": "1h",
@@ -606,49 +604,4 @@ func writeSessionRecords(path string, idx []int, sess []*Session, recs []Rec) er
 		}
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
-}
-
-// openSpansAt reads a shard's open-span view.
-func openSpansAt(endpoint string) (OpenSpansView, error) {
-	var v OpenSpansView
-	hc := &http.Client{Timeout: 5 * time.Second}
-	resp, err := hc.Get("http://" + endpoint + "/v1/open-spans?limit=1")
-	if err != nil {
-		return v, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("%s: %s", endpoint, resp.Status)
-	}
-	err = json.NewDecoder(resp.Body).Decode(&v)
-	return v, err
-}
-
-func portOf(addr string) int {
-	_, p, _ := net.SplitHostPort(addr)
-	n, _ := strconv.Atoi(p)
-	return n
-}
-
-// freePortRange finds n consecutive free loopback ports.
-func freePortRange(n int) (int, error) {
-	for base := 21000; base+n < 60000; base += n + 7 {
-		var ls []net.Listener
-		ok := true
-		for p := base; p < base+n; p++ {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-			if err != nil {
-				ok = false
-				break
-			}
-			ls = append(ls, l)
-		}
-		for _, l := range ls {
-			_ = l.Close()
-		}
-		if ok {
-			return base, nil
-		}
-	}
-	return 0, fmt.Errorf("no %d consecutive free ports", n)
 }

@@ -9,10 +9,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 	"github.com/otelcol-longspan/otelcol-longspan/testbed"
 )
 
@@ -43,13 +42,7 @@ func main() {
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		<-sig
-		testbed.KillAll()
-		os.Exit(130)
-	}()
+	harness.KillAllOnSignal()
 	res, err := testbed.Run(o)
 	if res != nil {
 		testbed.PrintTable(os.Stdout, res)

@@ -1,15 +1,15 @@
-package testbed
+package harness
 
 import (
 	"bufio"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,7 +17,7 @@ import (
 // clkTck is the kernel's USER_HZ (100 on every Linux we target).
 const clkTck = 100
 
-// Proc is a child process the testbed started. Every Proc is stopped by PID.
+// Proc is a child process the harness started. Every Proc is stopped by PID.
 type Proc struct {
 	Name    string
 	Cmd     *exec.Cmd
@@ -27,7 +27,8 @@ type Proc struct {
 	waitErr error
 }
 
-// StartProc starts bin with args, output to logPath.
+// StartProc starts bin with args (env added to this process's environment), its output
+// appended to logPath, in a process group of its own.
 func StartProc(name, bin string, args, env []string, logPath string) (*Proc, error) {
 	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -36,7 +37,8 @@ func StartProc(name, bin string, args, env []string, logPath string) (*Proc, err
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
-	// Own process group, so a Ctrl-C of the driver does not hit the children first.
+	// Own process group, so a Ctrl-C of the driver does not hit the children first
+	// (KillAllOnSignal stops them by PID instead).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	p := &Proc{Name: name, Cmd: cmd, LogPath: logPath, done: make(chan struct{})}
 	p.Started = time.Now()
@@ -65,7 +67,16 @@ func (p *Proc) Exited() bool {
 	}
 }
 
-// Kill9 sends SIGKILL to this process and waits until it is gone.
+// Err is how the process ended (nil while it runs, or if it exited 0).
+func (p *Proc) Err() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.waitErr
+}
+
+// Kill9 sends SIGKILL to this process and waits (at most 30 s) until it is gone;
+// Exited tells whether it is.
 func (p *Proc) Kill9() {
 	if p.Exited() {
 		return
@@ -142,85 +153,73 @@ func ReadProcStat(pid int) (ProcStat, error) {
 	return ps, nil
 }
 
-// waitHTTP200 polls url until 200, the process exits, or limit passes.
-func waitHTTP200(url string, p *Proc, limit time.Duration, poll time.Duration) (time.Duration, error) {
+// WaitHTTP200 polls url every poll until it answers 200, p (when given) exits, or limit
+// passes; it returns the time from p's start to ready.
+func WaitHTTP200(url string, p *Proc, limit time.Duration, poll time.Duration) (time.Duration, error) {
 	hc := &http.Client{Timeout: time.Second}
+	name, started := url, time.Now()
+	if p != nil {
+		name, started = p.Name, p.Started
+	}
 	deadline := time.Now().Add(limit)
 	for {
 		resp, err := hc.Get(url)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return time.Since(p.Started), nil
+				return time.Since(started), nil
 			}
 		}
 		if p != nil && p.Exited() {
 			return 0, fmt.Errorf("%s exited (%v) before %s answered 200; log %s", p.Name, p.waitErr, url, p.LogPath)
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%s: no 200 from %s within %v", p.Name, url, limit)
+			return 0, fmt.Errorf("%s: no 200 from %s within %v", name, url, limit)
 		}
 		time.Sleep(poll)
 	}
 }
 
-// FreeAddrs returns n distinct free 127.0.0.1 ports.
-func FreeAddrs(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	out := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
-}
-
-// DirBytes sums the sizes of regular files under dir.
-func DirBytes(dir string) int64 {
-	var n int64
-	_ = filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
-
-// Every process the driver started, so an interrupt can stop them all by PID.
-var liveProcs = map[*Proc]struct{}{}
-var liveMu = make(chan struct{}, 1)
+// Every process this program started and still running, so an interrupt can stop them
+// all by PID.
+var (
+	liveMu    sync.Mutex
+	liveProcs = map[*Proc]struct{}{}
+)
 
 func registerProc(p *Proc) {
-	liveMu <- struct{}{}
+	liveMu.Lock()
+	defer liveMu.Unlock()
 	liveProcs[p] = struct{}{}
-	<-liveMu
 }
 
 func unregisterProc(p *Proc) {
-	liveMu <- struct{}{}
+	liveMu.Lock()
+	defer liveMu.Unlock()
 	delete(liveProcs, p)
-	<-liveMu
 }
 
-// KillAll SIGKILLs every process this driver started and still running (by PID).
+// KillAll SIGKILLs every process this program started and still running (by PID).
 func KillAll() {
-	liveMu <- struct{}{}
+	liveMu.Lock()
 	ps := make([]*Proc, 0, len(liveProcs))
 	for p := range liveProcs {
 		ps = append(ps, p)
 	}
-	<-liveMu
+	liveMu.Unlock()
 	for _, p := range ps {
 		_ = p.Cmd.Process.Signal(syscall.SIGKILL)
 	}
+}
+
+// KillAllOnSignal makes SIGINT and SIGTERM KillAll, then exit 130: the children run in
+// process groups of their own, so a Ctrl-C does not reach them.
+func KillAllOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		KillAll()
+		os.Exit(130)
+	}()
 }

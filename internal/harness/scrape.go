@@ -1,0 +1,84 @@
+package harness
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// MetricAt sums the samples of metric prefix (or prefix_total), over all label sets, that
+// the collector's Prometheus endpoint on 127.0.0.1:port serves.
+func MetricAt(port int, prefix string) (float64, error) {
+	hc := &http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, prefix) {
+			continue
+		}
+		name := line
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name = line[:i]
+		}
+		if name != prefix && name != prefix+"_total" {
+			continue
+		}
+		fs := strings.Fields(line)
+		v, err := strconv.ParseFloat(fs[len(fs)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum, sc.Err()
+}
+
+// OpenSpansView is the part of the spanjournal extension's GET /v1/open-spans answer the
+// harnesses read.
+type OpenSpansView struct {
+	TotalOpen     int64      `json:"total_open"`
+	HeldSpans     int64      `json:"held_spans"`
+	HeldTraces    int64      `json:"held_traces"`
+	ReleasedSpans int64      `json:"released_spans"`
+	OpenSpans     []OpenSpan `json:"open_spans"`
+}
+
+// OpenSpan is one row of the view.
+type OpenSpan struct {
+	TraceID string `json:"trace_id"`
+	SpanID  string `json:"span_id"`
+	Name    string `json:"name"`
+}
+
+// OpenSpansAt reads the open-span view served on endpoint (host:port), listing at most
+// limit open spans (limit <= 0: the extension's default).
+func OpenSpansAt(endpoint string, limit int) (OpenSpansView, error) {
+	var v OpenSpansView
+	url := "http://" + endpoint + "/v1/open-spans"
+	if limit > 0 {
+		url += "?limit=" + strconv.Itoa(limit)
+	}
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(url)
+	if err != nil {
+		return v, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return v, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("GET %s: %w", url, err)
+	}
+	return v, nil
+}
