@@ -11,5 +11,9 @@
 //	LONGSPAN_BINARY  path to the collector binary (default ../../_build/otelcol-longspan; the test
 //	                 skips if the default is missing and fails if an explicit path is missing)
 //
-// The wire samples come from testdata/wire at the repository root.
+// The collector runs on the default config, config/otelcol-longspan.yaml, plus an overlay the
+// test writes to its temp dir (loopback addresses, short timings, file exporters for the two
+// traces branches); internal/harness starts and kills it and checks that the overlay leaves
+// the default's pipelines as they are. The wire samples come from testdata/wire at the
+// repository root.
 package e2e

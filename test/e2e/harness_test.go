@@ -9,18 +9,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 // waitLimit bounds every wait in these tests.
@@ -57,141 +56,81 @@ func binaryPath(t *testing.T) string {
 	return p
 }
 
-// freeAddrs returns n distinct free 127.0.0.1:port addresses.
-func freeAddrs(t *testing.T, n int) []string {
-	t.Helper()
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	addrs := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("free port: %v", err)
-		}
-		ls = append(ls, l)
-		addrs = append(addrs, l.Addr().String())
-	}
-	return addrs
+// TestMain stops every collector on Ctrl-C: they run in process groups of their own.
+func TestMain(m *testing.M) {
+	harness.KillAllOnSignal()
+	os.Exit(m.Run())
 }
 
-func portOf(t *testing.T, addr string) string {
+// defaultConfig is config/otelcol-longspan.yaml, the topology the test runs with an overlay.
+func defaultConfig(t *testing.T) string {
 	t.Helper()
-	_, port, err := net.SplitHostPort(addr)
+	p, err := harness.DefaultConfig()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return port
+	return p
 }
 
-// collector is one run of the binary. Output (the collector logs to stderr) goes to logPath.
-type collector struct {
-	t       *testing.T
-	name    string
-	cmd     *exec.Cmd
-	logPath string
-	logFile *os.File
-	done    chan struct{}
-	waitErr error
-}
-
-func startCollector(t *testing.T, name, bin, config string, env []string, logDir string) *collector {
+// writeOverlay writes o to path and returns the collector's --config files: the default
+// config, then o. It fails the test unless o only tunes the default and, merged, leaves its
+// pipelines as they are (the overlay replaces exporters, never receivers or processors).
+func writeOverlay(t *testing.T, bin, def string, o harness.Overlay, path string) []string {
 	t.Helper()
-	logPath := filepath.Join(logDir, name+".log")
-	f, err := os.Create(logPath)
-	if err != nil {
+	if err := harness.CheckOverlay(def, o); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", config)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Dir = repoRoot(t)
-	cmd.Stdout = f
-	cmd.Stderr = f
-	if err := cmd.Start(); err != nil {
-		_ = f.Close()
+	if err := o.Write(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.CheckTopology(bin, def, path); err != nil {
+		t.Fatal(err)
+	}
+	return []string{def, path}
+}
+
+// startCollector runs the binary on configs, output to logDir/name.log. Cleanup stops it
+// and, when the test failed, dumps its log.
+func startCollector(t *testing.T, name, bin string, configs []string, logDir string) *harness.Proc {
+	t.Helper()
+	p, err := harness.StartProc(name, bin, harness.ConfigArgs(configs...), nil, filepath.Join(logDir, name+".log"))
+	if err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	c := &collector{t: t, name: name, cmd: cmd, logPath: logPath, logFile: f, done: make(chan struct{})}
-	go func() {
-		c.waitErr = cmd.Wait()
-		_ = f.Close()
-		close(c.done)
-	}()
-	t.Logf("%s: started pid %d, log %s", name, cmd.Process.Pid, logPath)
-	// Dump the log on failure, and never leave a collector running.
+	t.Logf("%s: started pid %d, log %s", name, p.Pid(), p.LogPath)
 	t.Cleanup(func() {
-		c.stop()
+		p.Stop(15 * time.Second)
 		if t.Failed() {
-			dumpFile(t, c.name+" log", c.logPath, 64<<10)
+			dumpFile(t, p.Name+" log", p.LogPath, 64<<10)
 		}
 	})
-	return c
+	return p
 }
 
-func (c *collector) exited() bool {
-	select {
-	case <-c.done:
-		return true
-	default:
-		return false
+// waitHealthy polls the health_check extension until it answers 200.
+func waitHealthy(t *testing.T, p *harness.Proc, healthAddr string) {
+	t.Helper()
+	if _, err := harness.WaitHTTP200("http://"+healthAddr+"/", p, waitLimit, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
 	}
 }
 
 // kill9 sends SIGKILL and waits for the process to be gone.
-func (c *collector) kill9() {
-	c.t.Helper()
-	if c.exited() {
-		c.t.Fatalf("%s exited before kill -9: %v", c.name, c.waitErr)
+func kill9(t *testing.T, p *harness.Proc) {
+	t.Helper()
+	if p.Exited() {
+		t.Fatalf("%s exited before kill -9: %v", p.Name, p.Err())
 	}
-	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		c.t.Fatalf("kill -9 %s: %v", c.name, err)
+	p.Kill9()
+	if !p.Exited() {
+		t.Fatalf("%s did not die after SIGKILL", p.Name)
 	}
-	select {
-	case <-c.done:
-	case <-time.After(waitLimit):
-		c.t.Fatalf("%s did not die within %v of SIGKILL", c.name, waitLimit)
-	}
-	c.t.Logf("%s: killed with SIGKILL", c.name)
-}
-
-// stop shuts the collector down gracefully (SIGTERM), escalating to SIGKILL.
-func (c *collector) stop() {
-	if c.exited() {
-		return
-	}
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.done:
-	case <-time.After(15 * time.Second):
-		_ = c.cmd.Process.Kill()
-		<-c.done
-	}
-}
-
-// waitHealthy polls the health_check extension until it answers 200.
-func (c *collector) waitHealthy(healthAddr string) {
-	c.t.Helper()
-	url := "http://" + healthAddr + "/"
-	client := &http.Client{Timeout: 2 * time.Second}
-	last := "no attempt"
-	eventually(c.t, c, waitLimit, c.name+" healthy at "+url, func() (bool, string) {
-		resp, err := client.Get(url)
-		if err != nil {
-			last = err.Error()
-			return false, last
-		}
-		_ = resp.Body.Close()
-		last = resp.Status
-		return resp.StatusCode == http.StatusOK, last
-	})
+	t.Logf("%s: killed with SIGKILL", p.Name)
 }
 
 // eventually polls cond every 100ms until it returns true, failing after limit (or as soon as
 // the collector, when given, exits). cond's string describes the last state for the message.
-func eventually(t *testing.T, c *collector, limit time.Duration, what string, cond func() (bool, string)) {
+func eventually(t *testing.T, c *harness.Proc, limit time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	var state string
@@ -201,8 +140,8 @@ func eventually(t *testing.T, c *collector, limit time.Duration, what string, co
 		if ok {
 			return
 		}
-		if c != nil && c.exited() {
-			t.Fatalf("waiting for %s: collector %s exited: %v (last state: %s)", what, c.name, c.waitErr, state)
+		if c != nil && c.Exited() {
+			t.Fatalf("waiting for %s: collector %s exited: %v (last state: %s)", what, c.Name, c.Err(), state)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out after %v waiting for %s (last state: %s)", limit, what, state)

@@ -3,9 +3,7 @@
 package e2e
 
 import (
-	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,9 +12,11 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
-// idleTimeout is the longspan idle_timeout the test configures (config/e2e.yaml, E2E_IDLE_TIMEOUT).
+// idleTimeout is the longspan idle_timeout the test's overlay configures.
 const idleTimeout = 5 * time.Second
 
 // TestKill9ReconcilesOpenSpan drives the built binary through the main promise of the design:
@@ -27,27 +27,36 @@ const idleTimeout = 5 * time.Second
 // parent + held child) reaches the file exporter behind tail_sampling in one batch.
 func TestKill9ReconcilesOpenSpan(t *testing.T) {
 	bin := binaryPath(t)
-	root := repoRoot(t)
-	config := filepath.Join(root, "config", "e2e.yaml")
+	def := defaultConfig(t)
 
 	tmp := t.TempDir()
 	journalDir := filepath.Join(tmp, "journal")
-	addrs := freeAddrs(t, 5)
-	grpcAddr, httpAddr, healthAddr, journalHTTP, metricsAddr := addrs[0], addrs[1], addrs[2], addrs[3], addrs[4]
-	envFor := func(outDir string) []string {
-		return []string{
-			"E2E_OTLP_GRPC_ENDPOINT=" + grpcAddr,
-			"E2E_OTLP_HTTP_ENDPOINT=" + httpAddr,
-			"E2E_HEALTH_ENDPOINT=" + healthAddr,
-			"E2E_JOURNAL_HTTP_ENDPOINT=" + journalHTTP,
-			"E2E_METRICS_PORT=" + portOf(t, metricsAddr),
-			"E2E_JOURNAL_DIR=" + journalDir,
-			"E2E_OUT_DIR=" + outDir,
-			"E2E_IDLE_TIMEOUT=" + idleTimeout.String(),
+	ep, err := harness.FreeEndpoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr, healthAddr, journalHTTP := ep.HTTP, ep.Health, ep.JournalHTTP
+	// The default config's topology with short timings, and each traces branch written to a
+	// file of outDir: sampled.jsonl behind tail_sampling, live.jsonl the snapshots.
+	configsFor := func(outDir string) []string {
+		file := func(name string) map[string]any {
+			return map[string]any{"path": filepath.Join(outDir, name), "format": "json", "append": true,
+				"create_directory": true, "flush_interval": "100ms"}
 		}
+		o := harness.NewOverlay(ep, journalDir).
+			Set("processors::longspan::idle_timeout", idleTimeout).
+			Set("processors::longspan::snapshot::interval", time.Second).
+			Set("processors::longspan::snapshot::min_age", time.Second).
+			Set("processors::tail_sampling::decision_wait", time.Second).
+			Set("exporters::file/test_sampled", file("sampled.jsonl")).
+			Set("exporters::file/test_live", file("live.jsonl")).
+			SetExporters("traces/sample", "file/test_sampled").
+			SetExporters("traces/live", "file/test_live")
+		return writeOverlay(t, bin, def, o, outDir+".yaml")
 	}
 	// Each run writes its own output files, so what the second run emits is unambiguous.
 	out1, out2 := filepath.Join(tmp, "out-1"), filepath.Join(tmp, "out-2")
+	configs1, configs2 := configsFor(out1), configsFor(out2)
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, f := range []string{"out-1/live.jsonl", "out-1/sampled.jsonl", "out-2/live.jsonl", "out-2/sampled.jsonl"} {
@@ -78,8 +87,8 @@ func TestKill9ReconcilesOpenSpan(t *testing.T) {
 	isSnapshot := func(s ptrace.Span) bool { return strAttr(s, "longspan.state") == "snapshot" }
 
 	// ---- run 1: ingest, see a snapshot, kill -9.
-	c1 := startCollector(t, "collector-1", bin, config, envFor(out1), tmp)
-	c1.waitHealthy(healthAddr)
+	c1 := startCollector(t, "collector-1", bin, configs1, tmp)
+	waitHealthy(t, c1, healthAddr)
 
 	firstPostStart := time.Now()
 	postTraces(t, httpAddr, open)
@@ -109,16 +118,16 @@ func TestKill9ReconcilesOpenSpan(t *testing.T) {
 		t.Errorf("the ended child reached the sampled output (line %d) while its parent was still open", got[0].line)
 	}
 
-	c1.kill9()
+	kill9(t, c1)
 
 	// ---- run 2: same journal; the client stays silent, so page.session is reconciled.
 	restart := time.Now()
-	c2 := startCollector(t, "collector-2", bin, config, envFor(out2), tmp)
-	c2.waitHealthy(healthAddr)
+	c2 := startCollector(t, "collector-2", bin, configs2, tmp)
+	waitHealthy(t, c2, healthAddr)
 
 	// The journal recovered the open span (and the held child): the read-only view lists them.
 	eventually(t, c2, waitLimit, "the recovered page.session in /v1/open-spans", func() (bool, string) {
-		v, err := getOpenSpans(journalHTTP)
+		v, err := harness.OpenSpansAt(journalHTTP, 0)
 		if err != nil {
 			return false, err.Error()
 		}
@@ -246,32 +255,4 @@ func timestampAttr(s ptrace.Span, key string) (pcommon.Timestamp, bool) {
 	default:
 		return 0, false
 	}
-}
-
-// openSpansView is the part of the spanjournal extension's GET /v1/open-spans answer the test reads.
-type openSpansView struct {
-	OpenSpans []struct {
-		TraceID string `json:"trace_id"`
-		SpanID  string `json:"span_id"`
-		Name    string `json:"name"`
-	} `json:"open_spans"`
-	HeldSpans  int `json:"held_spans"`
-	HeldTraces int `json:"held_traces"`
-}
-
-func getOpenSpans(addr string) (openSpansView, error) {
-	var v openSpansView
-	client := &http.Client{Timeout: 2 * time.Second}
-	resp, err := client.Get("http://" + addr + "/v1/open-spans")
-	if err != nil {
-		return v, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		return v, fmt.Errorf("GET /v1/open-spans: %s", resp.Status)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
-		return v, fmt.Errorf("GET /v1/open-spans: %w", err)
-	}
-	return v, nil
 }
