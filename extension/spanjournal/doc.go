@@ -14,7 +14,9 @@
 // # Journaled and memory-only state
 //
 // Journaled, and rebuilt by replay after a restart:
-//   - every held span with all its fields (Span; recSpan), open, ended or reconciled;
+//   - every held span with all its fields (Span; recSpan), open, ended or reconciled,
+//     the client it came from included (span format 2; format 1 records, written
+//     before clients were kept, replay with no client);
 //   - released batches until their retention ends (Released.TraceID, Batch, At, Early,
 //     Spans; recRelease, recReleasedBatch, recForget);
 //   - the ids of reconciled spans and when (recReconciled);
@@ -28,7 +30,8 @@
 //     journaled batch is delivered again after a restart, marked Released.Replayed;
 //   - forgetting reconciled ids (Tx.ForgetReconciled): replay restores them and the
 //     next call forgets them again;
-//   - the session index and the counters, derived from the above.
+//   - the session index, the counters and the Usage of every trace, session and
+//     client (the processor's quotas), derived from the above.
 //
 //go:generate go tool mdatagen metadata.yaml
 package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"

@@ -44,7 +44,7 @@ func testSpan(trace byte, span byte, st SpanState) *Span {
 		TraceID: pcommon.TraceID{trace, 1}, SpanID: pcommon.SpanID{span, 2}, ParentID: pcommon.SpanID{},
 		State: st, Name: fmt.Sprintf("span-%d-%d", trace, span), Service: "web-shop", SessionID: "s-1",
 		Source: "otlp_open_span", Start: t0, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second),
-		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, Payload: []byte{1, 2, 3, byte(span)},
+		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, Payload: []byte{1, 2, 3, byte(span)}, Client: "127.0.0.9",
 	}
 }
 
@@ -57,6 +57,41 @@ func TestSpanEncodingRoundTrips(t *testing.T) {
 		got.Start, got.FirstSeen, got.LastSeen = in.Start, in.FirstSeen, in.LastSeen
 		assert.Equal(t, in, got)
 	}
+}
+
+func TestSpanFormat1StillDecodes(t *testing.T) {
+	in := testSpan(1, 2, SpanOpen)
+	b := encodeSpan(nil, in)
+	// Format 1 is format 2 without the trailing client.
+	b = b[:len(b)-1-len(in.Client)]
+	b[0] = spanFormat1
+	got, err := decodeSpan(&decoder{b: b})
+	require.NoError(t, err)
+	assert.Empty(t, got.Client)
+	assert.Equal(t, in.Payload, got.Payload)
+}
+
+func TestUsageFollowsEveryChange(t *testing.T) {
+	st := newState()
+	open := testSpan(1, 1, SpanOpen)
+	st.put(open, t0)
+	other := testSpan(2, 1, SpanOpen)
+	other.SessionID, other.Client = "", ""
+	st.put(other, t0)
+	ended := *open
+	ended.State, ended.Payload = SpanEnded, []byte{1, 2, 3, 4, 5, 6}
+	st.put(&ended, t0)
+
+	tr := st.traces[open.TraceID]
+	assert.Equal(t, Usage{Held: 1, Bytes: 6}, tr.Usage())
+	assert.Equal(t, Usage{Held: 1, Bytes: 6}, *st.sessionUsage["s-1"])
+	assert.Equal(t, Usage{Held: 1, Bytes: 6}, *st.clientUsage["127.0.0.9"])
+	assert.Equal(t, Usage{Open: 1, Bytes: 4}, *st.sessionUsage[""], "spans without a session share the pool \"\"")
+	assert.NotContains(t, st.clientUsage, "", "spans of unknown clients are not a client")
+
+	st.release(tr, []pcommon.SpanID{ended.SpanID}, 1, t0, false)
+	assert.NotContains(t, st.sessionUsage, "s-1", "a released span leaves its session's usage")
+	assert.NotContains(t, st.clientUsage, "127.0.0.9")
 }
 
 func TestDecodeRejectsEveryTruncation(t *testing.T) {

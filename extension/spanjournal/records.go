@@ -36,8 +36,12 @@ const (
 	recSnapshotSeqs byte = 7
 )
 
-// spanFormat is the first byte of an encoded span, so the layout can evolve.
-const spanFormat byte = 1
+// spanFormat is the first byte of an encoded span, so the layout can evolve. Format 2
+// appends the client after the payload; format 1 records (no client) still replay.
+const (
+	spanFormat1 byte = 1
+	spanFormat  byte = 2
+)
 
 var errShortRecord = errors.New("journal record too short")
 
@@ -57,12 +61,14 @@ func encodeSpan(dst []byte, s *Span) []byte {
 	dst = appendString(dst, s.SessionID)
 	dst = appendString(dst, s.Source)
 	dst = binary.AppendUvarint(dst, uint64(len(s.Payload)))
-	return append(dst, s.Payload...)
+	dst = append(dst, s.Payload...)
+	return appendString(dst, s.Client)
 }
 
 func decodeSpan(d *decoder) (*Span, error) {
-	if f := d.byte(); f != spanFormat && d.err == nil {
-		return nil, fmt.Errorf("unknown span format %d", f)
+	format := d.byte()
+	if format != spanFormat && format != spanFormat1 && d.err == nil {
+		return nil, fmt.Errorf("unknown span format %d", format)
 	}
 	s := &Span{}
 	d.bytes(s.TraceID[:])
@@ -81,6 +87,9 @@ func decodeSpan(d *decoder) (*Span, error) {
 	// Copied: replayed record data points into a whole segment read into memory, which
 	// a long-lived span must not keep alive.
 	s.Payload = bytes.Clone(d.take(d.uvarint()))
+	if format == spanFormat {
+		s.Client = d.string()
+	}
 	if d.err != nil {
 		return nil, d.err
 	}

@@ -49,6 +49,9 @@ type Span struct {
 	Service   string
 	SessionID string
 	Source    string
+	// Client is the address the span was last reported from (the processor's client
+	// key for quotas and the session rule); empty when not known.
+	Client string
 
 	// Start is the client's start time of the span.
 	Start time.Time
@@ -77,12 +80,35 @@ type Trace struct {
 	// heldSince and graceUntil are memory only: see HeldSince and GraceUntil.
 	heldSince  time.Time
 	graceUntil time.Time
-	// open counts the spans in Spans that are open.
-	open int
+	// usage counts the spans in Spans.
+	usage Usage
 }
 
 // OpenSpans returns how many spans of the trace are still open.
-func (t *Trace) OpenSpans() int { return t.open }
+func (t *Trace) OpenSpans() int { return t.usage.Open }
+
+// Usage returns what the trace holds.
+func (t *Trace) Usage() Usage { return t.usage }
+
+// Usage is what one trace, session or client holds: its open spans, its held spans
+// (ended or reconciled, not yet released) and their payload bytes. The processor's
+// quotas are measured in it.
+type Usage struct {
+	Open  int
+	Held  int
+	Bytes int64
+}
+
+func (u *Usage) add(s *Span, sign int) {
+	if s.State == SpanOpen {
+		u.Open += sign
+	} else {
+		u.Held += sign
+	}
+	u.Bytes += int64(sign * len(s.Payload))
+}
+
+func (u Usage) zero() bool { return u == Usage{} }
 
 // HeldSince is when the oldest ended span still held in this trace arrived. It is not
 // journaled: after a restart it is zero for recovered traces, and the processor counts
@@ -116,6 +142,10 @@ type state struct {
 	// sessions indexes open spans by session id, for the session_ended rule; derived
 	// from traces.
 	sessions map[string]map[SpanKey]struct{}
+	// sessionUsage and clientUsage add up Usage by session id (the key "" holds the
+	// spans without a session) and by client; derived from traces.
+	sessionUsage map[string]*Usage
+	clientUsage  map[string]*Usage
 
 	// undelivered holds released batches not yet accepted downstream, oldest first;
 	// delivered holds the accepted ones in the order they may be forgotten. Memory
@@ -139,8 +169,10 @@ func newState() *state {
 	return &state{
 		traces:     map[pcommon.TraceID]*Trace{},
 		released:   map[pcommon.TraceID][]*Released{},
-		sessions:   map[string]map[SpanKey]struct{}{},
-		reconciled: map[SpanKey]time.Time{},
+		sessions:     map[string]map[SpanKey]struct{}{},
+		sessionUsage: map[string]*Usage{},
+		clientUsage:  map[string]*Usage{},
+		reconciled:   map[SpanKey]time.Time{},
 	}
 }
 
@@ -161,8 +193,8 @@ func (st *state) put(s *Span, now time.Time) {
 		st.unindex(t, old)
 	}
 	t.Spans[s.SpanID] = s
+	st.account(t, s, 1)
 	if s.State == SpanOpen {
-		t.open++
 		st.openSpans++
 		if s.SessionID != "" {
 			m := st.sessions[s.SessionID]
@@ -193,8 +225,8 @@ func (st *state) remove(t *Trace, s *Span) {
 }
 
 func (st *state) unindex(t *Trace, s *Span) {
+	st.account(t, s, -1)
 	if s.State == SpanOpen {
-		t.open--
 		st.openSpans--
 		if m := st.sessions[s.SessionID]; m != nil {
 			delete(m, SpanKey{s.TraceID, s.SpanID})
@@ -205,6 +237,28 @@ func (st *state) unindex(t *Trace, s *Span) {
 		return
 	}
 	st.heldSpans--
+}
+
+// account adds (sign 1) or removes (sign -1) a span in the usage of its trace,
+// session and client.
+func (st *state) account(t *Trace, s *Span, sign int) {
+	t.usage.add(s, sign)
+	addUsage(st.sessionUsage, s.SessionID, s, sign)
+	if s.Client != "" {
+		addUsage(st.clientUsage, s.Client, s, sign)
+	}
+}
+
+func addUsage(m map[string]*Usage, key string, s *Span, sign int) {
+	u := m[key]
+	if u == nil {
+		u = &Usage{}
+		m[key] = u
+	}
+	u.add(s, sign)
+	if u.zero() {
+		delete(m, key)
+	}
 }
 
 // release moves the named spans of a trace into a released batch.

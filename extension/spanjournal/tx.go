@@ -42,6 +42,20 @@ func (tx *Tx) SessionSpans(session string) []*Span {
 	return out
 }
 
+// SessionUsage returns what the spans of a session hold; the session "" is every
+// span without one.
+func (tx *Tx) SessionUsage(session string) Usage { return usageOf(tx.j.st.sessionUsage, session) }
+
+// ClientUsage returns what the spans last reported by a client hold.
+func (tx *Tx) ClientUsage(client string) Usage { return usageOf(tx.j.st.clientUsage, client) }
+
+func usageOf(m map[string]*Usage, key string) Usage {
+	if u := m[key]; u != nil {
+		return *u
+	}
+	return Usage{}
+}
+
 // Counts returns the open and held (ended or reconciled, not yet released) spans.
 func (tx *Tx) Counts() (open, held int) { return tx.j.st.openSpans, tx.j.st.heldSpans }
 

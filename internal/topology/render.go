@@ -71,6 +71,15 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 		lp["journal_pass_through"] = true
 		if d.Front.GRPC != "" {
 			lp["watermark"] = m{"enabled": true}
+			// Every request comes from the front tier, so the peer address names no
+			// browser: a per-client quota would make all of them one client. The
+			// session and trace quotas still hold (docs/scale-out.md).
+			q := m{}
+			if given, ok := lp["quotas"].(map[string]any); ok {
+				q = maps.Clone(given)
+			}
+			q["per_client"] = m{"max_open_spans": 0, "max_held_spans": 0, "max_bytes": 0}
+			lp["quotas"] = q
 		}
 		procs["longspan/s"+sn] = lp
 		pipes["traces/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": fanOut}

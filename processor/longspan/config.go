@@ -3,6 +3,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -68,6 +69,10 @@ type Config struct {
 
 	Limits LimitsConfig `mapstructure:"limits"`
 
+	// Quotas give every client, session and trace a fair share of the limits, so that
+	// one client cannot make the collector refuse everyone else.
+	Quotas QuotasConfig `mapstructure:"quotas"`
+
 	// Watermark measures silence against the front tier's watermark instead of the
 	// wall clock, for a shard behind a front tier (docs/scale-out.md).
 	Watermark WatermarkConfig `mapstructure:"watermark"`
@@ -117,6 +122,57 @@ type LimitsConfig struct {
 	// MaxSpanBytes drops (and counts) a span to be held whose encoding is larger, for
 	// instance because of a huge attribute value. Default 65536.
 	MaxSpanBytes int `mapstructure:"max_span_bytes"`
+	// MaxAttributeDepth drops (and counts) a span whose attribute values (of the
+	// span, its events and links, its resource or scope) nest maps or arrays deeper
+	// than this. Default 8.
+	MaxAttributeDepth int `mapstructure:"max_attribute_depth"`
+}
+
+// QuotasConfig bounds what one client, one session and one trace may hold, checked
+// before anything of a request is journaled. A request that would pass a quota is
+// refused whole with HTTP 429 / gRPC RESOURCE_EXHAUSTED (retryable, with a retry
+// delay); nobody else's requests are affected. Every quota is counted in
+// requests_refused by its limit name, and 0 switches a quota off.
+type QuotasConfig struct {
+	// ClientAddressHeader names a request header whose right-most entry is the
+	// client's address, for a collector behind a reverse proxy or load balancer that
+	// appends the address it saw (X-Forwarded-For). A request without the header is
+	// counted by its connection's peer address. Needs include_metadata: true on the
+	// OTLP receiver's protocols. Set it only when every request passes the proxy: a
+	// client that connects directly can write any address into the header. Default ""
+	// (the peer address).
+	ClientAddressHeader string `mapstructure:"client_address_header"`
+	// RetryAfter is the delay a quota refusal asks the client to wait (gRPC RetryInfo,
+	// HTTP Retry-After). Default 10s.
+	RetryAfter time.Duration `mapstructure:"retry_after"`
+	// LogInterval logs a client's refusals at most once per this period. Default 1m.
+	LogInterval time.Duration `mapstructure:"log_interval"`
+	// MaxLoggedClients bounds the clients whose last refusal log time is remembered;
+	// past it, refusals of further clients are only counted until the oldest entries
+	// expire. Default 10000.
+	MaxLoggedClients int `mapstructure:"max_logged_clients"`
+
+	// PerClient bounds one client address (IPv4 address, IPv6 /64 prefix, or the
+	// header's value). Default 10,000 open, 100,000 held, 64 MiB.
+	PerClient Quota `mapstructure:"per_client"`
+	// PerSession bounds one session (session_attribute). Default 1,000 open, 20,000
+	// held, 32 MiB.
+	PerSession Quota `mapstructure:"per_session"`
+	// PerTrace bounds one trace. Default 1,000 open, 10,000 held, 16 MiB.
+	PerTrace Quota `mapstructure:"per_trace"`
+	// NoSession bounds all spans without a session together: one shared pool.
+	// Default 100,000 open, 100,000 held, 128 MiB.
+	NoSession Quota `mapstructure:"no_session"`
+}
+
+// Quota bounds what one client, session or trace holds. 0 switches a bound off.
+type Quota struct {
+	// MaxOpenSpans bounds the open spans.
+	MaxOpenSpans int `mapstructure:"max_open_spans"`
+	// MaxHeldSpans bounds the ended and reconciled spans held, not yet released.
+	MaxHeldSpans int `mapstructure:"max_held_spans"`
+	// MaxBytes bounds the stored payload bytes of the open and held spans.
+	MaxBytes int64 `mapstructure:"max_bytes"`
 }
 
 // WatermarkConfig makes idle reconciliation wait for evidence that the input path
@@ -178,8 +234,37 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxSpanBytes < 1024 {
 		errs = append(errs, fmt.Errorf("limits.max_span_bytes: %d must be at least 1024", c.Limits.MaxSpanBytes))
 	}
+	if c.Limits.MaxAttributeDepth < 1 {
+		errs = append(errs, fmt.Errorf("limits.max_attribute_depth: %d must be at least 1", c.Limits.MaxAttributeDepth))
+	}
+	errs = append(errs, c.Quotas.validate()...)
 	if c.Watermark.Enabled {
 		positive("watermark.stall_warning", c.Watermark.StallWarning, time.Second)
 	}
 	return errors.Join(errs...)
+}
+
+func (q *QuotasConfig) validate() []error {
+	var errs []error
+	if q.RetryAfter < time.Second {
+		errs = append(errs, fmt.Errorf("quotas.retry_after: %s must be at least 1s", q.RetryAfter))
+	}
+	if q.LogInterval < time.Second {
+		errs = append(errs, fmt.Errorf("quotas.log_interval: %s must be at least 1s", q.LogInterval))
+	}
+	if q.MaxLoggedClients < 1 {
+		errs = append(errs, fmt.Errorf("quotas.max_logged_clients: %d must be at least 1", q.MaxLoggedClients))
+	}
+	if strings.ContainsAny(q.ClientAddressHeader, " :\t") {
+		errs = append(errs, fmt.Errorf("quotas.client_address_header: %q is not a header name", q.ClientAddressHeader))
+	}
+	for _, s := range []struct {
+		key string
+		q   Quota
+	}{{"per_client", q.PerClient}, {"per_session", q.PerSession}, {"per_trace", q.PerTrace}, {"no_session", q.NoSession}} {
+		if s.q.MaxOpenSpans < 0 || s.q.MaxHeldSpans < 0 || s.q.MaxBytes < 0 {
+			errs = append(errs, fmt.Errorf("quotas.%s: max_open_spans, max_held_spans and max_bytes must be 0 (off) or positive", s.key))
+		}
+	}
+	return errs
 }

@@ -33,7 +33,13 @@ func TestLoadConfig(t *testing.T) {
 	custom.PassHeartbeatLogs = true
 	custom.TickInterval = 500 * time.Millisecond
 	custom.MaxFutureSkew = 10 * time.Minute
-	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096}
+	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096, MaxAttributeDepth: 4}
+	custom.Quotas = QuotasConfig{
+		ClientAddressHeader: "x-forwarded-for", RetryAfter: 30 * time.Second, LogInterval: 5 * time.Minute, MaxLoggedClients: 100,
+		PerClient:  Quota{MaxOpenSpans: 50, MaxHeldSpans: 500, MaxBytes: 1 << 20},
+		PerSession: Quota{MaxOpenSpans: 20, MaxHeldSpans: 200},
+		PerTrace:   Quota{MaxOpenSpans: 10, MaxHeldSpans: 100, MaxBytes: 64 << 10},
+	}
 	custom.Watermark = WatermarkConfig{Enabled: true, StallWarning: 2 * time.Minute}
 	custom.JournalPassThrough = true
 
@@ -58,6 +64,12 @@ func TestLoadConfig(t *testing.T) {
 				"limits.max_reconciled_ids: -1 must be 0 (remember none) or positive",
 				"heartbeat_factor: 0 must be at least 1",
 				"watermark.stall_warning: 10ms must be at least 1s",
+				"limits.max_attribute_depth: 0 must be at least 1",
+				`quotas.client_address_header: "x forwarded" is not a header name`,
+				"quotas.retry_after: 100ms must be at least 1s",
+				"quotas.log_interval: 0s must be at least 1s",
+				"quotas.max_logged_clients: 0 must be at least 1",
+				"quotas.per_session: max_open_spans, max_held_spans and max_bytes must be 0 (off) or positive",
 			},
 		},
 	}

@@ -35,9 +35,25 @@ type item struct {
 	// mark, when set, is applied to the copy of a passed-through span.
 	mark func(ptrace.Span)
 
-	// req and pos locate the span in its request's wire bytes, for its stored payload.
-	req *requestPayloads
-	pos [3]int
+	// client is who sent the request (clientOf): the per_client quota's key and the
+	// session rule's trust.
+	client string
+
+	// req and pos locate the span in its request's wire bytes, for its stored payload;
+	// payload caches it once built.
+	req     *requestPayloads
+	pos     [3]int
+	payload []byte
+}
+
+// storedPayload is the span as the journal stores it when no rule edits it.
+func (it *item) storedPayload() ([]byte, error) {
+	if it.payload != nil {
+		return it.payload, nil
+	}
+	b, err := it.req.payload(it.pos[0], it.pos[1], it.pos[2])
+	it.payload = b
+	return b, err
 }
 
 // classify validates every span of a request without the journal lock. Invalid spans
@@ -272,7 +288,7 @@ func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.Span
 		edit = withoutRerouteMark(edit)
 	}
 	if edit == nil {
-		payload, err = it.req.payload(it.pos[0], it.pos[1], it.pos[2])
+		payload, err = it.storedPayload()
 	} else {
 		payload, err = encodePayload(it.rs, it.ss, it.span, edit)
 	}
@@ -296,7 +312,7 @@ func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.Span
 		TraceID: it.traceID, SpanID: it.spanID, ParentID: it.span.ParentSpanID(), State: st,
 		Name: it.span.Name(), Service: service, SessionID: it.session,
 		Start: it.span.StartTimestamp().AsTime(), FirstSeen: now, LastSeen: now,
-		Payload: payload,
+		Payload: payload, Client: it.client,
 	}, true
 }
 

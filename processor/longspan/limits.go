@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
@@ -65,12 +66,22 @@ func limitDetail(have, want, limit int) string {
 	return fmt.Sprintf("holding %d, request adds %d, limit %d", have, want, limit)
 }
 
-// reportRefusal counts and logs a request refused past a limit; other errors pass.
-func (p *longspanProcessor) reportRefusal(ctx context.Context, err error) {
+// reportRefusal counts and logs a request refused past a limit or a quota; other
+// errors pass. A quota refusal is logged at most once per log_interval per client:
+// one client past its quota is that client's problem, not the collector's.
+func (p *longspanProcessor) reportRefusal(ctx context.Context, err error, client string, now time.Time) {
 	var limit *errLimit
-	if !errors.As(err, &limit) {
-		return
+	var quota *errQuota
+	switch {
+	case errors.As(err, &limit):
+		p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String(metricAttrLimit, limit.limit)))
+		p.logger.Warn("Refusing a request with a retryable error: a limit is reached", zap.String("limit", limit.limit), zap.String("detail", limit.detail))
+	case errors.As(err, &quota):
+		p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String(metricAttrLimit, quota.limit)))
+		if p.refusals.allow(client, now) {
+			p.logger.Warn("Refusing a client's request with 429 / RESOURCE_EXHAUSTED: a quota is reached (logged once per quotas.log_interval per client)",
+				zap.String("client", client), zap.String("limit", quota.limit), zap.String("who", quota.key), zap.String("detail", quota.detail),
+				zap.Duration("log_interval", p.cfg.Quotas.LogInterval))
+		}
 	}
-	p.telemetry.LongspanRequestsRefused.Add(ctx, 1, metric.WithAttributes(attribute.String(metricAttrLimit, limit.limit)))
-	p.logger.Warn("Refusing a request with a retryable error: a limit is reached", zap.String("limit", limit.limit), zap.String("detail", limit.detail))
 }

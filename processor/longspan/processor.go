@@ -40,6 +40,9 @@ type longspanProcessor struct {
 	// (Config.Watermark).
 	watermark watermark
 
+	// refusals rate-limits the logging of quota refusals per client.
+	refusals *refusalLog
+
 	// nextSnapshot is when the next round of snapshots is due; touched by the tick
 	// goroutine only.
 	nextSnapshot time.Time
@@ -53,7 +56,8 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 	if err != nil {
 		return nil, err
 	}
-	return &longspanProcessor{cfg: cfg, set: set, logger: set.Logger, telemetry: tb, clock: clk, next: next}, nil
+	return &longspanProcessor{cfg: cfg, set: set, logger: set.Logger, telemetry: tb, clock: clk, next: next,
+		refusals: newRefusalLog(cfg.Quotas.LogInterval, cfg.Quotas.MaxLoggedClients)}, nil
 }
 
 func (p *longspanProcessor) Capabilities() consumer.Capabilities {
@@ -140,8 +144,15 @@ func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 // and delivers the traces it completed when this instance is the emitter.
 func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Time) (ruleResult, error) {
 	var res ruleResult
+	client := p.clientOf(ctx)
+	for i := range items {
+		items[i].client = client
+	}
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 		if err := p.checkLimits(tx, items); err != nil {
+			return err
+		}
+		if err := p.checkQuotas(tx, items); err != nil {
 			return err
 		}
 		res = p.ingest(tx, items, now)
@@ -149,7 +160,7 @@ func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Ti
 		return nil
 	})
 	if err != nil {
-		p.reportRefusal(ctx, err)
+		p.reportRefusal(ctx, err, client, now)
 		return res, err
 	}
 	p.deliverTaken(ctx, res.released, now)

@@ -140,7 +140,9 @@ func editPayload(b []byte, edit func(ptrace.Span)) ([]byte, error) {
 }
 
 // reconcileSession applies the session_ended rule for the session span in it: the open
-// spans of the same session in other traces, started before it, will never end.
+// spans of the same session in other traces, started before it, will never end. The
+// rule trusts the session span only for spans last reported by the same client
+// (docs/design.md, "How far the session rule trusts a client").
 func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	cutoff := it.span.StartTimestamp().AsTime()
 	if !it.open {
@@ -148,6 +150,12 @@ func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now t
 	}
 	for _, s := range tx.SessionSpans(it.session) {
 		if s.TraceID == it.traceID || !s.Start.Before(cutoff) {
+			continue
+		}
+		if it.client != "" && s.Client != "" && s.Client != it.client {
+			// Knowing a session id is not enough to close the session's spans: only
+			// the client that reports them may. They keep their idle deadline.
+			res.untrustedSession++
 			continue
 		}
 		// An earlier span of this loop may have closed s as a descendant already.

@@ -26,6 +26,9 @@ type ruleResult struct {
 	received   map[string]int
 	dropped    map[string]int
 	reconciled map[string]int
+	// untrustedSession counts open spans the session rule left alone because another
+	// client reported them.
+	untrustedSession int
 }
 
 // pass sends a span on, through the request's pass-through part.
@@ -78,5 +81,8 @@ func (p *longspanProcessor) count(ctx context.Context, drops map[string]int, res
 	}
 	if n := res.received[outcomeSuperseding]; n > 0 {
 		p.telemetry.LongspanSpansSuperseding.Add(ctx, int64(n))
+	}
+	if res.untrustedSession > 0 {
+		p.telemetry.LongspanSessionRuleUntrusted.Add(ctx, int64(res.untrustedSession))
 	}
 }

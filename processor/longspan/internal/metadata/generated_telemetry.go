@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	LongspanReconciledIdsEvicted metric.Int64Counter
 	LongspanReleaseFailures      metric.Int64Counter
 	LongspanRequestsRefused      metric.Int64Counter
+	LongspanSessionRuleUntrusted metric.Int64Counter
 	LongspanSnapshotsEmitted     metric.Int64Counter
 	LongspanSpansDropped         metric.Int64Counter
 	LongspanSpansReceived        metric.Int64Counter
@@ -104,8 +105,14 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.LongspanRequestsRefused, err = builder.meter.Int64Counter(
 		"otelcol_longspan_requests_refused",
-		metric.WithDescription("Requests refused with a retryable error because a limit was reached. [Development]"),
+		metric.WithDescription("Requests refused with a retryable error because a limit (HTTP 503 / gRPC UNAVAILABLE) or a client's, session's or trace's quota (HTTP 429 / gRPC RESOURCE_EXHAUSTED) was reached. [Development]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanSessionRuleUntrusted, err = builder.meter.Int64Counter(
+		"otelcol_longspan_session_rule_untrusted",
+		metric.WithDescription("Open spans a new or ended session span did not close because another client reported them (the session rule trusts only the spans' own client). [Development]"),
+		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanSnapshotsEmitted, err = builder.meter.Int64Counter(

@@ -104,7 +104,7 @@ func AssertEqualLongspanReleaseFailures(t *testing.T, tt *componenttest.Telemetr
 func AssertEqualLongspanRequestsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_longspan_requests_refused",
-		Description: "Requests refused with a retryable error because a limit was reached. [Development]",
+		Description: "Requests refused with a retryable error because a limit (HTTP 503 / gRPC UNAVAILABLE) or a client's, session's or trace's quota (HTTP 429 / gRPC RESOURCE_EXHAUSTED) was reached. [Development]",
 		Unit:        "{requests}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -113,6 +113,22 @@ func AssertEqualLongspanRequestsRefused(t *testing.T, tt *componenttest.Telemetr
 		},
 	}
 	got, err := tt.GetMetric("otelcol_longspan_requests_refused")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualLongspanSessionRuleUntrusted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_longspan_session_rule_untrusted",
+		Description: "Open spans a new or ended session span did not close because another client reported them (the session rule trusts only the spans' own client). [Development]",
+		Unit:        "{spans}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_longspan_session_rule_untrusted")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
