@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 )
 
@@ -33,35 +35,93 @@ type Retry struct {
 type SendResult struct {
 	Acked    bool
 	Attempts int
-	Refused  int           // attempts answered with a retryable refusal (503/UNAVAILABLE...)
-	ConnErrs int           // attempts that failed without an answer (collector down, timeout)
-	Latency  time.Duration // of the successful attempt
-	Err      error
+	Refused  int // attempts answered with a retryable refusal (503/UNAVAILABLE, 429/RESOURCE_EXHAUSTED)
+	// QuotaRefused counts the Refused attempts answered 429 / RESOURCE_EXHAUSTED: a
+	// per-client quota, not the collector's global limits (503 / UNAVAILABLE).
+	QuotaRefused int
+	ConnErrs     int           // attempts that failed without an answer (collector down, timeout)
+	Latency      time.Duration // of the successful attempt
+	Err          error
+}
+
+// SenderStats counts what a Sender sent, over all its logical sends (a logical send is
+// one SendTraces / SendLogs call, all its attempts; spans are the spans of a trace
+// request or the log records of a logs request).
+type SenderStats struct {
+	Requests      atomic.Int64 // logical sends
+	AckedRequests atomic.Int64
+	SpansOffered  atomic.Int64
+	SpansAcked    atomic.Int64
+	// SpansRefused are the spans of logical sends that ended unacknowledged after at
+	// least one refusal.
+	SpansRefused atomic.Int64
+	QuotaRefused atomic.Int64 // attempts answered 429 / RESOURCE_EXHAUSTED
+	LimitRefused atomic.Int64 // attempts answered 503 / UNAVAILABLE (not a connection error)
+	ConnErrs     atomic.Int64
 }
 
 // Sender sends OTLP over gRPC and HTTP to one collector.
 type Sender struct {
-	conn   *grpc.ClientConn
-	traces ptraceotlp.GRPCClient
-	logs   plogotlp.GRPCClient
-	url    string
-	hc     *http.Client
+	conn    *grpc.ClientConn
+	traces  ptraceotlp.GRPCClient
+	logs    plogotlp.GRPCClient
+	url     string
+	hc      *http.Client
+	headers func() map[string]string
 	// Timeout of one attempt.
 	Timeout time.Duration
+	// Stats counts every logical send.
+	Stats SenderStats
 }
 
+// SenderOptions change how a Sender connects and what it adds to every request.
+type SenderOptions struct {
+	// LocalIP binds the sender's connections (gRPC and HTTP) to this local address, so
+	// the collector sees it as the peer: any 127.x.y.z on Linux loopback. "": the
+	// kernel's choice.
+	LocalIP string
+	// Headers, when set, is called for every attempt; its entries are sent as gRPC
+	// metadata and as HTTP headers.
+	Headers func() map[string]string
+}
+
+// NewSender is a sender with default options.
 func NewSender(grpcAddr, httpAddr string) (*Sender, error) {
-	conn, err := grpc.NewClient(grpcAddr,
+	return NewSenderWith(grpcAddr, httpAddr, SenderOptions{})
+}
+
+// NewSenderWith is a sender with o.
+func NewSenderWith(grpcAddr, httpAddr string, o SenderOptions) (*Sender, error) {
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if o.LocalIP != "" {
+		ip := net.ParseIP(o.LocalIP)
+		if ip == nil {
+			return nil, fmt.Errorf("sender: local address %q is not an IP address", o.LocalIP)
+		}
+		dialer.LocalAddr = &net.TCPAddr{IP: ip}
+	}
+	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64 << 20)),
+	}
+	if o.LocalIP != "" {
+		opts = append(opts, grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+			return dialer.DialContext(ctx, "tcp", addr)
+		}))
+	}
+	conn, err := grpc.NewClient(grpcAddr, opts...)
 	if err != nil {
 		return nil, err
 	}
+	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256}
+	if o.LocalIP != "" {
+		tr.DialContext = dialer.DialContext
+	}
 	return &Sender{
 		conn: conn, traces: ptraceotlp.NewGRPCClient(conn), logs: plogotlp.NewGRPCClient(conn),
-		url: "http://" + httpAddr,
-		hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256},
-			Timeout: 30 * time.Second},
+		url:     "http://" + httpAddr,
+		hc:      &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		headers: o.Headers,
 		Timeout: 15 * time.Second,
 	}, nil
 }
@@ -87,9 +147,27 @@ func grpcOutcome(err error) (refused, retry bool) {
 	return false, false
 }
 
+// withHeaders adds the sender's headers to a gRPC call's outgoing metadata; it returns
+// them for an HTTP request.
+func (s *Sender) withHeaders(ctx context.Context) (context.Context, map[string]string) {
+	if s.headers == nil {
+		return ctx, nil
+	}
+	h := s.headers()
+	if len(h) == 0 {
+		return ctx, nil
+	}
+	kv := make([]string, 0, 2*len(h))
+	for k, v := range h {
+		kv = append(kv, k, v)
+	}
+	return metadata.AppendToOutgoingContext(ctx, kv...), h
+}
+
 func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bool) (refused, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	ctx, hdr := s.withHeaders(ctx)
 	if !useHTTP {
 		_, err = s.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 		if err == nil {
@@ -102,12 +180,13 @@ func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bo
 	if err != nil {
 		return false, false, err
 	}
-	return s.postHTTP(ctx, "/v1/traces", body)
+	return s.postHTTP(ctx, "/v1/traces", body, hdr)
 }
 
 func (s *Sender) attemptLogs(ctx context.Context, ld plog.Logs) (refused, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
+	ctx, _ = s.withHeaders(ctx)
 	_, err = s.logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
 	if err == nil {
 		return false, false, nil
@@ -116,10 +195,28 @@ func (s *Sender) attemptLogs(ctx context.Context, ld plog.Logs) (refused, retry 
 	return refused, retry, err
 }
 
-func (s *Sender) postHTTP(ctx context.Context, path string, body []byte) (refused, retry bool, err error) {
+// httpStatusError is an HTTP answer other than 200.
+type httpStatusError struct{ code int }
+
+func (e *httpStatusError) Error() string { return fmt.Sprintf("http %d", e.code) }
+
+// quotaRefusal says whether err is a per-client quota's refusal: HTTP 429 or gRPC
+// RESOURCE_EXHAUSTED (the collector's global limits answer 503 / UNAVAILABLE).
+func quotaRefusal(err error) bool {
+	var he *httpStatusError
+	if errors.As(err, &he) {
+		return he.code == http.StatusTooManyRequests
+	}
+	return status.Code(err) == codes.ResourceExhausted
+}
+
+func (s *Sender) postHTTP(ctx context.Context, path string, body []byte, hdr map[string]string) (refused, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, bytes.NewReader(body))
 	if err != nil {
 		return false, false, err
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	resp, err := s.hc.Do(req)
@@ -132,14 +229,32 @@ func (s *Sender) postHTTP(ctx context.Context, path string, body []byte) (refuse
 	case resp.StatusCode == http.StatusOK:
 		return false, false, nil
 	case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests:
-		return true, true, fmt.Errorf("http %d", resp.StatusCode)
+		return true, true, &httpStatusError{resp.StatusCode}
 	case resp.StatusCode >= 500:
-		return false, true, fmt.Errorf("http %d", resp.StatusCode)
+		return false, true, &httpStatusError{resp.StatusCode}
 	}
-	return false, false, fmt.Errorf("%w: http %d", errPermanent, resp.StatusCode)
+	return false, false, fmt.Errorf("%w: %w", errPermanent, &httpStatusError{resp.StatusCode})
 }
 
-func (s *Sender) withRetry(ctx context.Context, r Retry, attempt func() (bool, bool, error)) SendResult {
+func (s *Sender) withRetry(ctx context.Context, r Retry, spans int, attempt func() (bool, bool, error)) SendResult {
+	res := s.retryLoop(ctx, r, attempt)
+	st := &s.Stats
+	st.Requests.Add(1)
+	st.SpansOffered.Add(int64(spans))
+	st.QuotaRefused.Add(int64(res.QuotaRefused))
+	st.LimitRefused.Add(int64(res.Refused - res.QuotaRefused))
+	st.ConnErrs.Add(int64(res.ConnErrs))
+	switch {
+	case res.Acked:
+		st.AckedRequests.Add(1)
+		st.SpansAcked.Add(int64(spans))
+	case res.Refused > 0:
+		st.SpansRefused.Add(int64(spans))
+	}
+	return res
+}
+
+func (s *Sender) retryLoop(ctx context.Context, r Retry, attempt func() (bool, bool, error)) SendResult {
 	var res SendResult
 	start := time.Now()
 	backoff := r.Initial
@@ -161,6 +276,9 @@ func (s *Sender) withRetry(ctx context.Context, r Retry, attempt func() (bool, b
 		res.Err = err
 		if refused {
 			res.Refused++
+			if quotaRefusal(err) {
+				res.QuotaRefused++
+			}
 		} else {
 			res.ConnErrs++
 		}
@@ -181,12 +299,12 @@ func (s *Sender) withRetry(ctx context.Context, r Retry, attempt func() (bool, b
 
 // SendTraces sends td (gRPC or HTTP/protobuf) with retries.
 func (s *Sender) SendTraces(ctx context.Context, td ptrace.Traces, useHTTP bool, r Retry) SendResult {
-	return s.withRetry(ctx, r, func() (bool, bool, error) { return s.attemptTraces(ctx, td, useHTTP) })
+	return s.withRetry(ctx, r, td.SpanCount(), func() (bool, bool, error) { return s.attemptTraces(ctx, td, useHTTP) })
 }
 
 // SendLogs sends ld over gRPC with retries.
 func (s *Sender) SendLogs(ctx context.Context, ld plog.Logs, r Retry) SendResult {
-	return s.withRetry(ctx, r, func() (bool, bool, error) { return s.attemptLogs(ctx, ld) })
+	return s.withRetry(ctx, r, ld.LogRecordCount(), func() (bool, bool, error) { return s.attemptLogs(ctx, ld) })
 }
 
 // ---------------------------------------------------------------- ids and the ledger

@@ -43,6 +43,9 @@ type SessionParams struct {
 	Seed        uint64
 	Retry       Retry
 	Ledger      *Ledger // optional: acknowledged spans
+	// SenderFor, when set, is the sender of session i (RunSessions' snd otherwise): to
+	// send sessions from different client addresses.
+	SenderFor func(i int) *Sender
 }
 
 // Session is one simulated session and what of it was acknowledged.
@@ -103,6 +106,10 @@ func RunSessions(ctx context.Context, snd *Sender, p SessionParams) []*Session {
 		ss.Root[0] |= 1
 		out[i] = ss
 		delay := time.Duration(float64(p.StartWindow) * float64(i) / float64(p.N))
+		snd := snd
+		if p.SenderFor != nil {
+			snd = p.SenderFor(i)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -167,8 +167,8 @@ type state struct {
 
 func newState() *state {
 	return &state{
-		traces:     map[pcommon.TraceID]*Trace{},
-		released:   map[pcommon.TraceID][]*Released{},
+		traces:       map[pcommon.TraceID]*Trace{},
+		released:     map[pcommon.TraceID][]*Released{},
 		sessions:     map[string]map[SpanKey]struct{}{},
 		sessionUsage: map[string]*Usage{},
 		clientUsage:  map[string]*Usage{},
