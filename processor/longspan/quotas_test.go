@@ -1,8 +1,10 @@
 package longspan
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"net/http"
 	"net/netip"
 	"testing"
 	"time"
@@ -275,4 +277,31 @@ func TestQuotaShareComesBackWhenTheTraceIsReleased(t *testing.T) {
 	}))
 	assert.Equal(t, spanjournal.Usage{}, usage)
 	require.NoError(t, h.proc.ConsumeTraces(ctx, openSpans(1, 1, "", t0)), "the share is back")
+}
+
+// postFrom posts OTLP/JSON from a given loopback source address, as a distinct client.
+func postFrom(t *testing.T, url, source string, td ptrace.Traces) *http.Response {
+	t.Helper()
+	b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	require.NoError(t, err)
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(source)}}
+	c := &http.Client{Transport: &http.Transport{DialContext: dialer.DialContext}}
+	defer c.CloseIdleConnections()
+	resp, err := c.Post(url, "application/json", bytes.NewReader(b))
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	return resp
+}
+
+// TestQuotaBecomes429ThroughTheReceiver checks what a browser sees past its quota at the
+// stock OTLP/HTTP receiver: 429 with Retry-After, while another address goes on.
+func TestQuotaBecomes429ThroughTheReceiver(t *testing.T) {
+	h := newHarness(t, t.TempDir(), &manualClock{now: t0}, func(c *Config) { c.Quotas.PerClient = Quota{MaxOpenSpans: 1} })
+	url := startOTLPHTTP(t, h.proc)
+
+	require.Equal(t, http.StatusOK, postFrom(t, url, "127.0.9.9", openSpans(1, 1, "", t0)).StatusCode)
+	resp := postFrom(t, url, "127.0.9.9", openSpans(2, 1, "", t0))
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "10", resp.Header.Get("Retry-After"))
+	assert.Equal(t, http.StatusOK, postFrom(t, url, "127.0.1.1", openSpans(3, 1, "", t0)).StatusCode)
 }
