@@ -36,6 +36,9 @@ type CollectorParams struct {
 	// NoRouting (longspan only, diagnostic): otlp → longspan → tail_sampling → backend,
 	// without the forward/filter snapshot routing.
 	NoRouting bool
+	// Overlay (longspan only) sets more of the default config's keys, path ("::"
+	// separated, as harness.Overlay.Set) to value, after everything else.
+	Overlay map[string]any
 }
 
 func (p CollectorParams) withDefaults() CollectorParams {
@@ -114,6 +117,9 @@ func (p CollectorParams) longspanOverlay() harness.Overlay {
 	if !p.NoRouting {
 		o.SetExporters("traces/sample", backendExporter)
 		o.SetExporters("traces/live", backendExporter)
+	}
+	for path, v := range p.Overlay {
+		o.Set(path, v)
 	}
 	return o
 }

@@ -82,3 +82,82 @@ func OpenSpansAt(endpoint string, limit int) (OpenSpansView, error) {
 	}
 	return v, nil
 }
+
+// MetricByLabel reads metric name (or name_total) from the collector's Prometheus
+// endpoint on 127.0.0.1:port and sums its samples by the value of label (samples without
+// the label count under ""), over every other label.
+func MetricByLabel(port int, name, label string) (map[string]float64, error) {
+	hc := &http.Client{Timeout: 3 * time.Second}
+	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET /metrics on port %d: %s", port, resp.Status)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		metric, labels, rest := line, "", ""
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			metric, rest = line[:i], line[i:]
+			if line[i] == '{' {
+				j := strings.LastIndexByte(line, '}')
+				if j < i {
+					continue
+				}
+				labels, rest = line[i+1:j], line[j+1:]
+			}
+		}
+		if metric != name && metric != name+"_total" {
+			continue
+		}
+		fs := strings.Fields(rest)
+		if len(fs) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fs[0], 64)
+		if err != nil {
+			continue
+		}
+		out[labelValue(labels, label)] += v
+	}
+	return out, sc.Err()
+}
+
+// labelValue is the value of label in a Prometheus label set `a="x",b="y"` ("" if absent).
+func labelValue(labels, label string) string {
+	for labels != "" {
+		eq := strings.IndexByte(labels, '=')
+		if eq < 0 || eq+1 >= len(labels) || labels[eq+1] != '"' {
+			return ""
+		}
+		key := strings.TrimSpace(labels[:eq])
+		var val strings.Builder
+		i := eq + 2
+		for ; i < len(labels) && labels[i] != '"'; i++ {
+			if labels[i] == '\\' && i+1 < len(labels) {
+				i++
+				switch labels[i] {
+				case 'n':
+					val.WriteByte('\n')
+				default:
+					val.WriteByte(labels[i])
+				}
+				continue
+			}
+			val.WriteByte(labels[i])
+		}
+		if key == label {
+			return val.String()
+		}
+		labels = strings.TrimLeft(labels[min(i+1, len(labels)):], ", ")
+	}
+	return ""
+}
