@@ -20,6 +20,9 @@ func TestLongspanOverlayOnlyTunesTheDefault(t *testing.T) {
 		"recovery":     {Mode: Longspan, IdleTimeout: time.Hour, MaxOpen: 10, MaxHeld: 10},
 		"no-routing":   {Mode: Longspan, NoRouting: true},
 		"baseline":     {Mode: Baseline},
+		"quotas-off":   {Mode: Longspan, Overlay: quotasOff()},
+		"abuse-direct": {Mode: Longspan, Overlay: abuseQuotas.overlay("")},
+		"abuse-proxy":  {Mode: Longspan, Overlay: abuseQuotas.overlay(abuseHeader)},
 	} {
 		p.Endpoints = harness.Endpoints{GRPC: "127.0.0.1:1", HTTP: "127.0.0.1:2", Health: "127.0.0.1:3", JournalHTTP: "127.0.0.1:4", MetricsPort: 5}
 		p.JournalDir = dir

@@ -32,17 +32,21 @@ type Options struct {
 	BaselineKills int
 	RecoverySpans int64
 	OverloadLimit int
+	AbuseSessions int           // abuse: legit sessions per round
+	AbuseWindow   time.Duration // abuse: the legit sessions start over this window
 	Log           io.Writer
 }
 
 func QuickOptions() Options {
 	return Options{Quick: true, Seed: 6, Sessions: 240, SessionWindow: 12 * time.Second, Workers: 8, Rounds: 1,
-		Warmup: time.Second, Measure: 4 * time.Second, Kills: 8, BaselineKills: 4, RecoverySpans: 50000, OverloadLimit: 5000}
+		Warmup: time.Second, Measure: 4 * time.Second, Kills: 8, BaselineKills: 4, RecoverySpans: 50000, OverloadLimit: 5000,
+		AbuseSessions: 150, AbuseWindow: 10 * time.Second}
 }
 
 func FullOptions() Options {
 	return Options{Seed: 6, Sessions: 1500, SessionWindow: 60 * time.Second, Workers: 8, Rounds: 3,
-		Warmup: 2 * time.Second, Measure: 15 * time.Second, Kills: 25, BaselineKills: 20, RecoverySpans: 1000000, OverloadLimit: 20000}
+		Warmup: 2 * time.Second, Measure: 15 * time.Second, Kills: 25, BaselineKills: 20, RecoverySpans: 1000000, OverloadLimit: 20000,
+		AbuseSessions: 500, AbuseWindow: 30 * time.Second}
 }
 
 // Check is one invariant of the run.
@@ -75,6 +79,7 @@ type Results struct {
 	Recovery     *RecoveryResult     `json:"recovery,omitempty"`
 	Overload     *OverloadResult     `json:"overload,omitempty"`
 	ScaleOut     *ScaleOutResult     `json:"scale_out,omitempty"`
+	Abuse        *AbuseResult        `json:"abuse,omitempty"`
 	Checks       []Check             `json:"invariants"`
 	Errors       []string            `json:"errors,omitempty"`
 	Targets      []Check             `json:"targets"`
@@ -186,6 +191,7 @@ func Run(o Options) (*Results, error) {
 	step("recovery", func() (err error) { r.res.Recovery, err = r.scenarioRecovery(); return })
 	step("throughput", func() (err error) { r.res.Throughput, err = r.scenarioThroughput(); return })
 	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOut(); return })
+	step("abuse", func() (err error) { r.res.Abuse, err = r.scenarioAbuse(); return })
 	r.res.DurationSec = round1(time.Since(start).Seconds())
 	r.targets()
 	if o.OutDir != "" {
@@ -215,6 +221,13 @@ func (r *Runner) targets() {
 			fmt.Sprintf("%d missing, %d false, %d split", so.MissingAcked, so.FalseReconciled, so.SplitTraces)})
 		*t = append(*t, Check{"scale_out: silent clients reconciled within idle_timeout + tick + probe interval + 2 s of their last report", so.SilentLate == 0 && so.SilentChecked > 0,
 			fmt.Sprintf("%d late of %d checked; p99 %.2fs, max %.2fs, allowance %.2fs", so.SilentLate, so.SilentChecked, so.SilentDelayP99, so.SilentDelayMax, so.SilentAllowance)})
+	}
+	if a := r.res.Abuse; a != nil {
+		o := a.Overall
+		*t = append(*t, Check{"abuse: legit spans acknowledged >= 99.9% under a 10× attack (both rounds)", o.LegitAcceptancePct >= abuseTargetAccepted && o.LegitSpansOffered > 0,
+			fmt.Sprintf("%.3f%% of %d; direct %.3f%%, proxy %.3f%%", o.LegitAcceptancePct, o.LegitSpansOffered, a.Direct.LegitAcceptancePct, a.Proxy.LegitAcceptancePct)})
+		*t = append(*t, Check{"abuse: legit kept traces 100% complete (both rounds)", o.LegitKept > 0 && o.LegitKeptCompletePct == 100 && o.LegitAckedMissing == 0,
+			fmt.Sprintf("%.1f%% of %d kept, %d acked spans missing", o.LegitKeptCompletePct, o.LegitKept, o.LegitAckedMissing)})
 	}
 	if r.o.Quick {
 		*t = append(*t, Check{"(quick run: reduced sizes; the targets apply to the full run)", false, "see make testbed"})

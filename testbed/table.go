@@ -114,6 +114,38 @@ func PrintTable(w io.Writer, res *Results) {
 		row("front queue peak (requests)", so.FrontQueuePeak)
 		row("spans delivered more than once", so.DuplicateSpans)
 	}
+	if a := res.Abuse; a != nil {
+		_ = tw.Flush()
+		d, p, o := a.Direct, a.Proxy, a.Overall
+		fmt.Fprintf(w, "\n## 7. abuse (%d legit sessions per round, %d per address; one attacker at %d× their volume)\n",
+			d.LegitSessions, abuseSessionsPerIP, abuseRatio)
+		row("figure", "direct", "proxy (x-forwarded-for)", "overall")
+		row("legit spans offered / acknowledged", fmt.Sprintf("%d / %d", d.LegitSpansOffered, d.LegitSpansAcked),
+			fmt.Sprintf("%d / %d", p.LegitSpansOffered, p.LegitSpansAcked), fmt.Sprintf("%d / %d", o.LegitSpansOffered, o.LegitSpansAcked))
+		row("legit acceptance % (target >= 99.9)", d.LegitAcceptancePct, p.LegitAcceptancePct, o.LegitAcceptancePct)
+		row("legit attempts refused 429 / 503", fmt.Sprintf("%d / %d", d.LegitQuotaRefusals, d.LegitLimitRefusals),
+			fmt.Sprintf("%d / %d", p.LegitQuotaRefusals, p.LegitLimitRefusals), fmt.Sprintf("%d / %d", o.LegitQuotaRefusals, o.LegitLimitRefusals))
+		row("legit kept traces complete % (target 100)", fmt.Sprintf("%.1f of %d", d.LegitKeptCompletePct, d.LegitKept),
+			fmt.Sprintf("%.1f of %d", p.LegitKeptCompletePct, p.LegitKept), fmt.Sprintf("%.1f of %d", o.LegitKeptCompletePct, o.LegitKept))
+		row("legit acknowledged spans missing at backend", d.LegitAckedMissing, p.LegitAckedMissing, o.LegitAckedMissing)
+		row("attacker spans offered (× legit)", fmt.Sprintf("%d (%.1f×)", d.AttackerSpansOffered, d.AttackToLegitVolume),
+			fmt.Sprintf("%d (%.1f×)", p.AttackerSpansOffered, p.AttackToLegitVolume), fmt.Sprintf("%d (%.1f×)", o.AttackerSpansOffered, o.AttackToLegitVolume))
+		row("  no/fixed session, then rotating", fmt.Sprintf("%d, %d", d.AttackerOfferedFixed, d.AttackerOfferedRotating),
+			fmt.Sprintf("%d, %d", p.AttackerOfferedFixed, p.AttackerOfferedRotating), "")
+		row("attacker spans acknowledged / refused %", fmt.Sprintf("%d / %.1f", d.AttackerSpansAcked, d.AttackerRefusedPct),
+			fmt.Sprintf("%d / %.1f", p.AttackerSpansAcked, p.AttackerRefusedPct), fmt.Sprintf("%d / %.1f", o.AttackerSpansAcked, o.AttackerRefusedPct))
+		row("peak RSS MB", d.RSSMBPeak, p.RSSMBPeak, o.RSSMBPeak)
+		row("peak journal MB (attacker bound: per_client max_bytes MB)", fmt.Sprintf("%.1f (%.1f)", mb(d.JournalBytesPeak), mb(d.AttackerBoundBytes)),
+			fmt.Sprintf("%.1f (%.1f)", mb(p.JournalBytesPeak), mb(p.AttackerBoundBytes)), fmt.Sprintf("%.1f (%.1f)", mb(o.JournalBytesPeak), mb(o.AttackerBoundBytes)))
+		row("crashes", d.Crashes, p.Crashes, o.Crashes)
+		_ = tw.Flush()
+		for _, x := range []struct {
+			name string
+			m    map[string]float64
+		}{{"direct", d.RefusalsByLimit}, {"proxy", p.RefusalsByLimit}} {
+			fmt.Fprintf(w, "  requests_refused by limit, %s: %s\n", x.name, limitsString(x.m))
+		}
+	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\n## invariants\n")
 	for _, c := range res.Checks {
@@ -125,6 +157,8 @@ func PrintTable(w io.Writer, res *Results) {
 	}
 	fmt.Fprintf(w, "\ntotal %.0fs\n", res.DurationSec)
 }
+
+func mb(b int64) float64 { return round1(float64(b) / (1 << 20)) }
 
 func roundsOf(rs []RoundFigures) string {
 	s := make([]string, len(rs))

@@ -26,7 +26,7 @@ func main() {
 	quick := flag.Bool("quick", false, "reduced run (the one make testbed-quick / make test use)")
 	full := flag.Bool("full", false, "full run (default)")
 	out := flag.String("out", "testbed/results", "directory for latest.json")
-	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out")
+	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out,abuse")
 	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
 	flag.Parse()
 	_ = full
