@@ -104,6 +104,13 @@ type AbuseFigures struct {
 	LegitKeptCompletePct float64 `json:"legit_kept_traces_complete_pct"`
 	LegitKeptInPart      int     `json:"legit_kept_in_part"`
 	LegitAborted         int     `json:"legit_sessions_aborted"`
+	LegitConnErrors      int64   `json:"legit_attempts_failed_unanswered"` // timeouts, connection errors (retried)
+	// Legit acknowledgement latency, first attempt to acknowledgement (a timing: measured,
+	// never asserted; each session waits for its acks, so a slow collector also lowers
+	// legit_spans_offered).
+	LegitAckP50Ms float64 `json:"legit_ack_p50_ms"`
+	LegitAckP99Ms float64 `json:"legit_ack_p99_ms"`
+	legitLats     []time.Duration
 
 	AttackerSpansOffered  int64   `json:"attacker_spans_offered"`
 	AttackerSpansAcked    int64   `json:"attacker_spans_acked"`
@@ -331,10 +338,10 @@ func (r *Runner) abuseRound(be *Backend, round string) (AbuseRound, error) {
 		}
 	}()
 	for k := range legit {
-		o := SenderOptions{LocalIP: legitIP(k)}
+		o := SenderOptions{LocalIP: legitIP(k), KeepLatencies: true}
 		if proxy {
 			hdr := map[string]string{abuseHeader: legitIP(k)}
-			o = SenderOptions{LocalIP: abuseProxyIP, Headers: func() map[string]string { return hdr }}
+			o = SenderOptions{LocalIP: abuseProxyIP, Headers: func() map[string]string { return hdr }, KeepLatencies: true}
 		}
 		if legit[k], err = NewSenderWith(c.Params.GRPC, c.Params.HTTP, o); err != nil {
 			return res, err
@@ -428,6 +435,8 @@ func (r *Runner) abuseRound(be *Backend, round string) (AbuseRound, error) {
 		f.LegitSpansAcked += s.Stats.SpansAcked.Load()
 		f.LegitQuotaRefusals += s.Stats.QuotaRefused.Load()
 		f.LegitLimitRefusals += s.Stats.LimitRefused.Load()
+		f.LegitConnErrors += s.Stats.ConnErrs.Load()
+		f.legitLats = append(f.legitLats, s.Latencies()...)
 	}
 	cf := EvaluateCompleteness(sessions, recs)
 	f.LegitKept, f.LegitKeptCompletePct, f.LegitKeptInPart, f.LegitAborted = cf.Kept, cf.KeptCompletePct, cf.KeptPartial, cf.Aborted
@@ -445,8 +454,13 @@ func (r *Runner) abuseRound(be *Backend, round string) (AbuseRound, error) {
 	return res, nil
 }
 
-// finish computes the percentages of f from its counts.
+// finish computes the percentages and latency quantiles of f from its counts.
 func (f *AbuseFigures) finish() {
+	if len(f.legitLats) > 0 {
+		br := BulkResult{Latencies: f.legitLats}
+		f.LegitAckP50Ms = round3(float64(br.P(0.5)) / 1e6)
+		f.LegitAckP99Ms = round3(float64(br.P(0.99)) / 1e6)
+	}
 	f.LegitAcceptancePct = round3(pct(int(f.LegitSpansAcked), int(f.LegitSpansOffered)))
 	f.AttackerRefusedPct = round1(pct(int(f.AttackerSpansRefused), int(f.AttackerSpansOffered)))
 	if f.LegitSpansOffered > 0 {
@@ -466,6 +480,8 @@ func (f *AbuseFigures) add(g AbuseFigures) {
 	f.LegitKept += g.LegitKept
 	f.LegitKeptInPart += g.LegitKeptInPart
 	f.LegitAborted += g.LegitAborted
+	f.LegitConnErrors += g.LegitConnErrors
+	f.legitLats = append(f.legitLats, g.legitLats...)
 	f.LegitKeptCompletePct = round1(100 * keptComplete / float64(max(f.LegitKept, 1)))
 	f.AttackerSpansOffered += g.AttackerSpansOffered
 	f.AttackerSpansAcked += g.AttackerSpansAcked

@@ -68,6 +68,9 @@ type Sender struct {
 	url     string
 	hc      *http.Client
 	headers func() map[string]string
+	latMu   sync.Mutex
+	lats    []time.Duration // with SenderOptions.KeepLatencies
+	keepLat bool
 	// Timeout of one attempt.
 	Timeout time.Duration
 	// Stats counts every logical send.
@@ -83,6 +86,9 @@ type SenderOptions struct {
 	// Headers, when set, is called for every attempt; its entries are sent as gRPC
 	// metadata and as HTTP headers.
 	Headers func() map[string]string
+	// KeepLatencies keeps the latency of every acknowledged logical send, from its
+	// first attempt to its acknowledgement (retries included), for Latencies.
+	KeepLatencies bool
 }
 
 // NewSender is a sender with default options.
@@ -122,6 +128,7 @@ func NewSenderWith(grpcAddr, httpAddr string, o SenderOptions) (*Sender, error) 
 		url:     "http://" + httpAddr,
 		hc:      &http.Client{Transport: tr, Timeout: 30 * time.Second},
 		headers: o.Headers,
+		keepLat: o.KeepLatencies,
 		Timeout: 15 * time.Second,
 	}, nil
 }
@@ -236,8 +243,22 @@ func (s *Sender) postHTTP(ctx context.Context, path string, body []byte, hdr map
 	return false, false, fmt.Errorf("%w: %w", errPermanent, &httpStatusError{resp.StatusCode})
 }
 
+// Latencies are the latencies kept with SenderOptions.KeepLatencies.
+func (s *Sender) Latencies() []time.Duration {
+	s.latMu.Lock()
+	defer s.latMu.Unlock()
+	return append([]time.Duration(nil), s.lats...)
+}
+
 func (s *Sender) withRetry(ctx context.Context, r Retry, spans int, attempt func() (bool, bool, error)) SendResult {
+	t0 := time.Now()
 	res := s.retryLoop(ctx, r, attempt)
+	if s.keepLat && res.Acked {
+		d := time.Since(t0)
+		s.latMu.Lock()
+		s.lats = append(s.lats, d)
+		s.latMu.Unlock()
+	}
 	st := &s.Stats
 	st.Requests.Add(1)
 	st.SpansOffered.Add(int64(spans))

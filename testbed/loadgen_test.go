@@ -81,6 +81,7 @@ func TestSenderLocalAddressHeadersAndQuotaRefusals(t *testing.T) {
 
 			snd, err := NewSenderWith(gl.Addr().String(), hl.Addr().String(), SenderOptions{
 				LocalIP: "127.0.3.4", Headers: func() map[string]string { return map[string]string{"x-test": "1.2.3.4, 127.0.3.4"} },
+				KeepLatencies: true,
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -100,6 +101,9 @@ func TestSenderLocalAddressHeadersAndQuotaRefusals(t *testing.T) {
 				if tc.quota && res.QuotaRefused != res.Attempts || !tc.quota && res.QuotaRefused != 0 {
 					t.Errorf("http=%v: %d quota refusals of %d attempts", useHTTP, res.QuotaRefused, res.Attempts)
 				}
+			}
+			if n := int64(len(snd.Latencies())); n != snd.Stats.AckedRequests.Load() {
+				t.Errorf("%d latencies kept, %d acknowledged sends", n, snd.Stats.AckedRequests.Load())
 			}
 			st := &snd.Stats
 			if st.Requests.Load() != 2 || st.SpansOffered.Load() != 2 {

@@ -125,6 +125,9 @@ func PrintTable(w io.Writer, res *Results) {
 		row("legit acceptance % (target >= 99.9)", d.LegitAcceptancePct, p.LegitAcceptancePct, o.LegitAcceptancePct)
 		row("legit attempts refused 429 / 503", fmt.Sprintf("%d / %d", d.LegitQuotaRefusals, d.LegitLimitRefusals),
 			fmt.Sprintf("%d / %d", p.LegitQuotaRefusals, p.LegitLimitRefusals), fmt.Sprintf("%d / %d", o.LegitQuotaRefusals, o.LegitLimitRefusals))
+		row("legit attempts unanswered (timeouts, retried)", d.LegitConnErrors, p.LegitConnErrors, o.LegitConnErrors)
+		row("legit ack p50 / p99 ms (incl. retries)", fmt.Sprintf("%.1f / %.1f", d.LegitAckP50Ms, d.LegitAckP99Ms),
+			fmt.Sprintf("%.1f / %.1f", p.LegitAckP50Ms, p.LegitAckP99Ms), fmt.Sprintf("%.1f / %.1f", o.LegitAckP50Ms, o.LegitAckP99Ms))
 		row("legit kept traces complete % (target 100)", fmt.Sprintf("%.1f of %d", d.LegitKeptCompletePct, d.LegitKept),
 			fmt.Sprintf("%.1f of %d", p.LegitKeptCompletePct, p.LegitKept), fmt.Sprintf("%.1f of %d", o.LegitKeptCompletePct, o.LegitKept))
 		row("legit acknowledged spans missing at backend", d.LegitAckedMissing, p.LegitAckedMissing, o.LegitAckedMissing)
