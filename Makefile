@@ -2,9 +2,10 @@
 #
 #   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
 #   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
-#   make test       lint + unit (-race) + build + e2e + browser + testbed-quick
+#   make test       lint + unit (-race) + fuzz + build + e2e + browser + testbed-quick
 #   make lint       go vet + gofmt check + golangci-lint (pinned in tools/go.mod, .golangci.yml)
 #   make unit       go test -race ./...
+#   make fuzz       the longspan processor's fuzz targets, FUZZTIME (20s) each
 #   make e2e        build, then the end-to-end test against the binary (-tags e2e)
 #   make browser    web client unit tests + five scenarios in headless Chromium
 #   make testbed    full testbed run vs the stock pipeline (~20 min); testbed-quick: ~4 min
@@ -55,12 +56,12 @@ MDATAGEN_DIRS := processor/longspan extension/spanjournal
 
 FORCE:
 
-.PHONY: all build run test lint golangci vet fmt-check fmt unit e2e browser testbed testbed-quick validate generate tools clean distclean env help
+.PHONY: all build run test lint golangci vet fmt-check fmt unit fuzz e2e browser testbed testbed-quick validate generate tools clean distclean env help
 
 all: test
 
 help:
-	@sed -n '2,17p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,18p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 env:
 	@echo "go:         $$($(GO) version)"
@@ -136,6 +137,24 @@ fmt:
 unit:
 	$(GO) test $(UNIT_FLAGS) ./...
 
+# Hostile OTLP (issue #12): the fuzz targets of processor/longspan (fuzz_test.go) feed
+# arbitrary traces and heartbeat logs, JSON and protobuf (FuzzTraces, FuzzLogs), and
+# programs of requests, ticks and restarts (FuzzScenario) through the processor, and
+# check that a restart replays the journal to the same state. Go fuzzes one target per
+# invocation; a failing input is written to processor/longspan/testdata/fuzz/<Target>/.
+# (`make unit` runs the seed corpus of each as ordinary tests.)
+# A new interesting input is minimized for at most 1s (Go's default is 60s, which a short
+# run would spend minimizing instead of fuzzing).
+FUZZTIME     ?= 20s
+FUZZ_FLAGS   ?= -fuzzminimizetime 1s
+FUZZ_PKG     := ./processor/longspan/
+FUZZ_TARGETS := FuzzScenario FuzzTraces FuzzLogs
+fuzz:
+	@for f in $(FUZZ_TARGETS); do \
+	   echo ">> fuzz $$f for $(FUZZTIME)"; \
+	   $(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) $(FUZZ_FLAGS) $(FUZZ_PKG) || exit 1; \
+	 done
+
 e2e: $(BINARY)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) $(GO) test $(E2E_FLAGS) -tags e2e ./test/e2e/...
 
@@ -155,7 +174,7 @@ testbed-quick: $(BINARY) $(CTL)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPANCTL=$(abspath $(CTL)) LONGSPAN_TESTBED=1 $(GO) test -count=1 -timeout $(TESTBED_TIMEOUT) -v -run TestQuick ./testbed/
 
 # Runs every step even after a failure, then prints one summary line and fails if any failed.
-TEST_STEPS := lint unit build validate e2e browser testbed-quick
+TEST_STEPS := lint unit fuzz build validate e2e browser testbed-quick
 test:
 	@start=$$(date +%s); failed=""; summary=""; \
 	 for step in $(TEST_STEPS); do \

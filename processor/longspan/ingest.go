@@ -90,6 +90,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 					drop(dropStartInFuture, &it)
 				case it.open && span.StartTimestamp() == 0:
 					drop(dropNoStartTime, &it)
+				case p.hostile(&it, drop):
 				default:
 					it.session = p.sessionOf(rs, span)
 					it.source = sourceOTLPOpenSpan
