@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -116,11 +117,27 @@ func decodeBody(body pcommon.Value, bodyType string) (ptrace.Traces, error) {
 
 // parseFrequency reads partial.frequency: a Go duration ("5000ms", "5s") or a bare
 // number of milliseconds. Unreadable values count as not sent.
+// heartbeatIdle is the idle deadline of a span whose heartbeats come every frequency:
+// frequency × heartbeat_factor, at most max_duration (a client's frequency is its own
+// word: a huge one must not overflow, nor outlive the span's own bound). Zero means
+// idle_timeout.
+func (p *longspanProcessor) heartbeatIdle(frequency time.Duration) time.Duration {
+	if frequency <= 0 {
+		return 0
+	}
+	if frequency > p.cfg.MaxDuration/time.Duration(p.cfg.HeartbeatFactor) {
+		return p.cfg.MaxDuration
+	}
+	return frequency * time.Duration(p.cfg.HeartbeatFactor)
+}
+
+// parseFrequency reads partial.frequency: a Go duration or milliseconds. Anything else,
+// or a value that overflows, is no frequency.
 func parseFrequency(s string) time.Duration {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return d
 	}
-	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil && ms > 0 && ms <= math.MaxInt64/int64(time.Millisecond) {
 		return time.Duration(ms) * time.Millisecond
 	}
 	return 0
@@ -150,7 +167,7 @@ func withoutRerouteMark(edit func(ptrace.Span)) func(ptrace.Span) {
 func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbeat, probes []plog.LogRecord) error {
 	out := ptrace.NewTraces()
 	for _, hb := range hbs {
-		idle := hb.frequency * time.Duration(p.cfg.HeartbeatFactor)
+		idle := p.heartbeatIdle(hb.frequency)
 		rss := hb.td.ResourceSpans()
 		for i := 0; i < rss.Len(); i++ {
 			rs := rss.At(i)

@@ -73,6 +73,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 		rs := td.ResourceSpans().At(i)
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			ss := rs.ScopeSpans().At(j)
+			scopeReason := validateScope(rs, ss, p.cfg.Limits.MaxAttributeDepth)
 			for k := 0; k < ss.Spans().Len(); k++ {
 				span := ss.Spans().At(k)
 				if pr, ok := probeOf(span); ok {
@@ -90,13 +91,18 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 					drop(dropStartInFuture, &it)
 				case it.open && span.StartTimestamp() == 0:
 					drop(dropNoStartTime, &it)
-				case p.hostile(&it, drop):
+				case p.hostile(&it, scopeReason, drop):
 				default:
 					it.session = p.sessionOf(rs, span)
 					it.source = sourceOTLPOpenSpan
 					if v, ok := span.Attributes().Get(attrReroutedHeartbeat); ok {
+						// Already heartbeat_factor × frequency, bounded by max_duration
+						// on the shard that read the record; bounded again here, since
+						// any client can send the attribute.
 						it.source, it.rerouted = sourceHeartbeatLog, true
-						it.idleTimeout = time.Duration(v.Int()) * time.Millisecond
+						if ms := v.Int(); ms > 0 && ms <= int64(p.cfg.MaxDuration/time.Millisecond) {
+							it.idleTimeout = time.Duration(ms) * time.Millisecond
+						}
 					}
 					it.interrupted = !it.open && embraceInterrupted(span)
 					items = append(items, it)

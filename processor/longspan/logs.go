@@ -2,7 +2,6 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
@@ -53,9 +52,7 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 				}
 				for _, it := range spanItems {
 					it.source = sourceHeartbeatLog
-					if hb.frequency > 0 {
-						it.idleTimeout = hb.frequency * time.Duration(p.cfg.HeartbeatFactor)
-					}
+					it.idleTimeout = p.heartbeatIdle(hb.frequency)
 					items = append(items, it)
 				}
 			}
@@ -72,6 +69,8 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 			return err
 		}
 		p.count(ctx, drops, out)
+	} else {
+		p.count(ctx, drops, ruleResult{})
 	}
 	if consumed == 0 || p.cfg.PassHeartbeatLogs {
 		return p.nextLogs.ConsumeLogs(ctx, ld)

@@ -25,10 +25,13 @@ const (
 	dropInvalidTime = "invalid_time"
 )
 
-// hostile drops a span that validateSpan rejects; classify runs it on every span
-// before accepting it.
-func (p *longspanProcessor) hostile(it *item, drop func(string, *item)) bool {
-	reason := validateSpan(it.rs, it.ss, it.span, p.cfg.Limits.MaxAttributeDepth)
+// hostile drops a span that validateSpanOnly rejects, or whose resource or scope
+// validateScope rejected (scopeReason, checked once per scope of a request).
+func (p *longspanProcessor) hostile(it *item, scopeReason string, drop func(string, *item)) bool {
+	reason := scopeReason
+	if reason == "" {
+		reason = validateSpanOnly(it.span, p.cfg.Limits.MaxAttributeDepth)
+	}
 	if reason == "" {
 		return false
 	}
@@ -74,9 +77,8 @@ func validateSpanOnly(span ptrace.Span, maxDepth int) string {
 	return v.reason
 }
 
-// validateScope checks the resource and the scope a span comes with. classify keeps
-// nothing per request, so it runs for every span: a request's resource is checked
-// once per span it holds.
+// validateScope checks the resource and the scope a span comes with; classify runs it
+// once per scope of a request.
 func validateScope(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, maxDepth int) string {
 	v := spanValidator{maxDepth: maxDepth}
 	v.scope(rs, ss)

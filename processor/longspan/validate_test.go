@@ -300,8 +300,6 @@ func goodHeartbeat(t *testing.T) plog.Logs {
 // TestHeartbeatSpanDropsAreCountedWhenNothingElseIsValid: a logs request whose only
 // heartbeat carries a hostile span must count the drop too.
 func TestHeartbeatSpanDropsAreCountedWhenNothingElseIsValid(t *testing.T) {
-	t.Skip("logs.go counts the span drops of a logs request only when some span of it is valid " +
-		"(p.count runs inside `if len(items) > 0`); unskip once that is fixed")
 	h := newHarness(t, t.TempDir(), &manualClock{now: t0}, nil)
 	h.startLogs()
 	row := hostileRows()[0]
@@ -409,5 +407,22 @@ func BenchmarkValidateSpan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+func TestHeartbeatIdleIsBoundedWhateverTheClientClaims(t *testing.T) {
+	h := newHarness(t, t.TempDir(), &manualClock{now: t0}, func(c *Config) { c.MaxDuration = 24 * time.Hour; c.HeartbeatFactor = 3 })
+	for _, tc := range []struct {
+		frequency string
+		want      time.Duration
+	}{
+		{"10s", 30 * time.Second},
+		{"5000", 15 * time.Second},
+		{"9223372036854775807", 0}, // milliseconds that overflow a Duration: no frequency
+		{"2000000h", 24 * time.Hour},
+		{"-5s", 0},
+		{"soon", 0},
+	} {
+		assert.Equal(t, tc.want, h.proc.heartbeatIdle(parseFrequency(tc.frequency)), "partial.frequency=%q", tc.frequency)
 	}
 }
