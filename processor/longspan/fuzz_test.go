@@ -14,16 +14,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/consumer/consumertest"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
-	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
@@ -173,29 +168,7 @@ func requireValidOutput(t *testing.T, h *harness) {
 // does not fsync (the replay is the same, the fuzzer runs many times faster).
 func startFuzzHarness(t testing.TB, dir string, clk *manualClock) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: dir, clock: clk, sink: new(consumertest.TracesSink), tel: componenttest.NewTelemetry()}
-	t.Cleanup(func() { require.NoError(t, h.tel.Shutdown(context.Background())) })
-	extFactory := spanjournal.NewFactory()
-	extCfg := extFactory.CreateDefaultConfig().(*spanjournal.Config)
-	extCfg.Directory = dir
-	extCfg.Sync = wal.SyncNever
-	ext, err := extFactory.Create(context.Background(), extensiontest.NewNopSettings(extFactory.Type()), extCfg)
-	require.NoError(t, err)
-	h.probeSource = &testProbeSource{sender: "gw-test"}
-	h.host = &testHost{exts: map[component.ID]component.Component{
-		component.MustNewID("spanjournal"):    ext,
-		component.MustNewID("watermarkprobe"): h.probeSource,
-	}}
-	require.NoError(t, ext.Start(context.Background(), h.host))
-	h.ext = ext
-	h.cfg = createDefaultConfig().(*Config)
-	fuzzConfig(h.cfg)
-	require.NoError(t, h.cfg.Validate())
-	p, err := newProcessor(metadatatest.NewSettings(h.tel), h.cfg, h.sink, clk)
-	require.NoError(t, err)
-	require.NoError(t, p.Start(context.Background(), h.host))
-	h.proc = p
-	t.Cleanup(h.stop)
+	h := newHarnessJournal(t, dir, clk, fuzzConfig, nil, func(c *spanjournal.Config) { c.Sync = wal.SyncNever })
 	h.startLogs()
 	return h
 }

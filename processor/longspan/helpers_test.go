@@ -79,11 +79,20 @@ func newHarness(t testing.TB, dir string, clk *manualClock, mutate func(*Config)
 
 func newHarnessWith(t testing.TB, dir string, clk *manualClock, mutate func(*Config), next consumer.Traces) *harness {
 	t.Helper()
+	return newHarnessJournal(t, dir, clk, mutate, next, nil)
+}
+
+// newHarnessJournal is newHarnessWith with a change to the journal's config.
+func newHarnessJournal(t testing.TB, dir string, clk *manualClock, mutate func(*Config), next consumer.Traces, journal func(*spanjournal.Config)) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: dir, clock: clk, sink: new(consumertest.TracesSink), tel: componenttest.NewTelemetry()}
 	t.Cleanup(func() { require.NoError(t, h.tel.Shutdown(context.Background())) })
 	extFactory := spanjournal.NewFactory()
 	extCfg := extFactory.CreateDefaultConfig().(*spanjournal.Config)
 	extCfg.Directory = dir
+	if journal != nil {
+		journal(extCfg)
+	}
 	ext, err := extFactory.Create(context.Background(), extensiontest.NewNopSettings(extFactory.Type()), extCfg)
 	require.NoError(t, err)
 	h.probeSource = &testProbeSource{sender: "gw-test"}

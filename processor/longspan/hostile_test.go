@@ -12,13 +12,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/receiver/otlpreceiver"
-	"go.opentelemetry.io/collector/receiver/receivertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
@@ -46,34 +42,13 @@ const (
 
 // hostileEndpoints is the stock OTLP receiver on loopback, with the default
 // configuration's size limits, feeding a harness's traces and logs instances.
-type hostileEndpoints struct {
-	httpBase string
-	grpcAddr string
-}
+type hostileEndpoints struct{ otlpEndpoints }
 
 func startHostileOTLP(t *testing.T, h *harness) hostileEndpoints {
 	t.Helper()
-	ep := hostileEndpoints{grpcAddr: freeAddr(t)}
-	httpAddr := freeAddr(t)
-	ep.httpBase = "http://" + httpAddr
-	f := otlpreceiver.NewFactory()
-	cfg := f.CreateDefaultConfig()
-	require.NoError(t, confmap.NewFromStringMap(map[string]any{"protocols": map[string]any{
-		"http": map[string]any{"endpoint": httpAddr, "max_request_body_size": hostileMaxRequestBodySize},
-		"grpc": map[string]any{"endpoint": ep.grpcAddr, "max_recv_msg_size_mib": hostileMaxRecvMsgSizeMiB},
-	}}).Unmarshal(cfg))
-	set := receivertest.NewNopSettings(f.Type())
-	tr, err := f.CreateTraces(context.Background(), set, cfg, h.proc)
-	require.NoError(t, err)
-	lr, err := f.CreateLogs(context.Background(), set, cfg, h.logs)
-	require.NoError(t, err)
-	require.NoError(t, tr.Start(context.Background(), componenttest.NewNopHost()))
-	require.NoError(t, lr.Start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() {
-		require.NoError(t, tr.Shutdown(context.Background()))
-		require.NoError(t, lr.Shutdown(context.Background()))
-	})
-	return ep
+	return hostileEndpoints{startOTLPWith(t, h,
+		map[string]any{"max_request_body_size": hostileMaxRequestBodySize},
+		map[string]any{"max_recv_msg_size_mib": hostileMaxRecvMsgSizeMiB})}
 }
 
 // post sends a raw body and returns the HTTP status.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"maps"
 	"net/http"
 	"testing"
 	"time"
@@ -36,14 +37,29 @@ type otlpEndpoints struct {
 
 func startOTLP(t *testing.T, h *harness) otlpEndpoints {
 	t.Helper()
+	return startOTLPWith(t, h, nil, nil)
+}
+
+// startOTLPWith is startOTLP with more settings for the receiver's HTTP and gRPC
+// protocols (size limits, include_metadata).
+func startOTLPWith(t *testing.T, h *harness, httpCfg, grpcCfg map[string]any) otlpEndpoints {
+	t.Helper()
 	ep := otlpEndpoints{grpcAddr: freeAddr(t)}
 	httpAddr := freeAddr(t)
 	ep.httpBase = "http://" + httpAddr
+	httpCfg, grpcCfg = maps.Clone(httpCfg), maps.Clone(grpcCfg)
+	if httpCfg == nil {
+		httpCfg = map[string]any{}
+	}
+	if grpcCfg == nil {
+		grpcCfg = map[string]any{}
+	}
+	httpCfg["endpoint"], grpcCfg["endpoint"] = httpAddr, ep.grpcAddr
 	f := otlpreceiver.NewFactory()
 	cfg := f.CreateDefaultConfig()
 	require.NoError(t, confmap.NewFromStringMap(map[string]any{"protocols": map[string]any{
-		"http": map[string]any{"endpoint": httpAddr},
-		"grpc": map[string]any{"endpoint": ep.grpcAddr},
+		"http": httpCfg,
+		"grpc": grpcCfg,
 	}}).Unmarshal(cfg))
 	set := receivertest.NewNopSettings(f.Type())
 	tr, err := f.CreateTraces(context.Background(), set, cfg, h.proc)
