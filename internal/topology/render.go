@@ -79,6 +79,9 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 				q = maps.Clone(given)
 			}
 			q["per_client"] = m{"max_open_spans": 0, "max_held_spans": 0, "max_bytes": 0}
+			// For the same reason the session rule cannot tell clients apart: a
+			// session's spans may come through different front-tier instances.
+			q["session_rule_same_client"] = false
 			lp["quotas"] = q
 		}
 		procs["longspan/s"+sn] = lp

@@ -43,6 +43,7 @@ func TestGatewayServesEachOfItsShards(t *testing.T) {
 		assert.Equal(t, true, at(t, cfg, "processors", "longspan/s"+s, "watermark", "enabled"), "with a front tier, idle runs on the probe watermark")
 		assert.Equal(t, true, at(t, cfg, "processors", "longspan/s"+s, "journal_pass_through"), "every acknowledged span is journaled")
 		assert.Equal(t, 0, at(t, cfg, "processors", "longspan/s"+s, "quotas", "per_client", "max_open_spans"), "behind the front tier the peer is no client")
+		assert.Equal(t, false, at(t, cfg, "processors", "longspan/s"+s, "quotas", "session_rule_same_client"))
 		assert.Equal(t, true, at(t, cfg, "processors", "longspan/s"+s, "reroute_heartbeats"), "heartbeat records go on to their span's shard")
 		assert.Equal(t, []any{"otlp/s" + s}, at(t, cfg, "service", "pipelines", "traces/s"+s, "receivers"))
 		assert.Equal(t, []any{"longspan/s" + s}, at(t, cfg, "service", "pipelines", "logs/s"+s, "processors"))

@@ -147,6 +147,11 @@ type QuotasConfig struct {
 	RetryAfter time.Duration `mapstructure:"retry_after"`
 	// LogInterval logs a client's refusals at most once per this period. Default 1m.
 	LogInterval time.Duration `mapstructure:"log_interval"`
+	// SessionRuleSameClient makes the session rule close only the session's spans last
+	// reported by the same client as the session span that triggers it: knowing a
+	// session id is not enough to close that session's spans. Turn it off where the
+	// peer names no client (behind a front tier with several instances). Default true.
+	SessionRuleSameClient bool `mapstructure:"session_rule_same_client"`
 	// MaxLoggedClients bounds the clients whose last refusal log time is remembered;
 	// past it, refusals of further clients are only counted until the oldest entries
 	// expire. Default 10000.

@@ -36,9 +36,10 @@ func TestLoadConfig(t *testing.T) {
 	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096, MaxAttributeDepth: 4}
 	custom.Quotas = QuotasConfig{
 		ClientAddressHeader: "x-forwarded-for", RetryAfter: 30 * time.Second, LogInterval: 5 * time.Minute, MaxLoggedClients: 100,
-		PerClient:  Quota{MaxOpenSpans: 50, MaxHeldSpans: 500, MaxBytes: 1 << 20},
-		PerSession: Quota{MaxOpenSpans: 20, MaxHeldSpans: 200},
-		PerTrace:   Quota{MaxOpenSpans: 10, MaxHeldSpans: 100, MaxBytes: 64 << 10},
+		SessionRuleSameClient: false,
+		PerClient:             Quota{MaxOpenSpans: 50, MaxHeldSpans: 500, MaxBytes: 1 << 20},
+		PerSession:            Quota{MaxOpenSpans: 20, MaxHeldSpans: 200},
+		PerTrace:              Quota{MaxOpenSpans: 10, MaxHeldSpans: 100, MaxBytes: 64 << 10},
 	}
 	custom.Watermark = WatermarkConfig{Enabled: true, StallWarning: 2 * time.Minute}
 	custom.JournalPassThrough = true

@@ -305,3 +305,17 @@ func TestQuotaBecomes429ThroughTheReceiver(t *testing.T) {
 	assert.Equal(t, "10", resp.Header.Get("Retry-After"))
 	assert.Equal(t, http.StatusOK, postFrom(t, url, "127.0.1.1", openSpans(3, 1, "", t0)).StatusCode)
 }
+
+func TestSessionRuleTrustsAnyClientWhenToldTo(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.Quotas.SessionRuleSameClient = false })
+	page := spanSpec{trace: traceA, id: rootID, name: "page.session", start: t0, session: "s-1"}
+	require.NoError(t, h.proc.ConsumeTraces(from("127.0.0.11:1", nil), traces(page)))
+	clk.Advance(time.Second)
+	// Behind a front tier the next page load may come through another front instance.
+	next := spanSpec{trace: traceB, id: kidID, name: "page.session", start: clk.Now(), session: "s-1"}
+	require.NoError(t, h.proc.ConsumeTraces(from("127.0.0.12:1", nil), traces(next)))
+	got := allSpans(h.sink)
+	require.Len(t, got, 1)
+	assert.Equal(t, reasonSessionEnded, attr(got[0][0], attrCloseReason))
+}

@@ -152,7 +152,7 @@ func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now t
 		if s.TraceID == it.traceID || !s.Start.Before(cutoff) {
 			continue
 		}
-		if it.client != "" && s.Client != "" && s.Client != it.client {
+		if p.cfg.Quotas.SessionRuleSameClient && it.client != "" && s.Client != "" && s.Client != it.client {
 			// Knowing a session id is not enough to close the session's spans: only
 			// the client that reports them may. They keep their idle deadline.
 			res.untrustedSession++
