@@ -25,7 +25,8 @@ import (
 // The fuzz targets feed arbitrary OTLP through the processor, the way the stock OTLP
 // receiver would hand it over (a body it cannot decode gets a 4xx and never reaches
 // longspan), and require that a restart replays the journal to the same state
-// (issue #12). `make fuzz` runs each for FUZZTIME; `go test` runs their seeds.
+// (issue #12). `make fuzz` runs each for a fixed number of executions (FUZZTIME
+// overrides it); `go test` runs their seeds.
 //
 // FuzzTraces and FuzzLogs take a selector byte and a body: an even selector reads the
 // body as OTLP protobuf, an odd one as OTLP/JSON. FuzzScenario (below) drives the
