@@ -28,38 +28,84 @@ func (e *errLimit) Error() string {
 }
 
 // checkLimits refuses the whole request, before anything changes, when holding what
-// it brings would pass a limit. Refusing whole keeps the promise simple: nothing of a
-// refused request was acknowledged, and the client's retry brings all of it again.
+// it brings would pass a limit (503 / UNAVAILABLE) or, that passed, a quota (429 /
+// RESOURCE_EXHAUSTED, quotas.go). Refusing whole keeps the promise simple: nothing of
+// a refused request was acknowledged, and the client's retry brings all of it again.
+// Both measure the request the same way, with wouldAdd; payload bytes are measured
+// only when quotas are on (the limits count spans).
 func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error {
-	newOpen, newHeld := 0, 0
+	quotasOn := !p.cfg.Quotas.off()
+	var total spanjournal.Usage
+	adds := quotaAdds{}
 	opening := map[pcommon.TraceID]bool{}
 	for i := range items {
 		it := &items[i]
-		t := tx.Trace(it.traceID)
-		if it.open {
-			if t == nil || t.Spans[it.spanID] == nil {
-				newOpen++
-			}
-			opening[it.traceID] = true
+		add, ok := p.wouldAdd(tx, it, opening, quotasOn)
+		if !ok {
 			continue
 		}
-		if (t != nil && t.Spans[it.spanID] == nil) || (t == nil && (opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted))) {
-			newHeld++
+		total.Open += add.Open
+		total.Held += add.Held
+		if quotasOn {
+			adds.grow(it, add)
 		}
 	}
-	if newOpen == 0 && newHeld == 0 {
+	if total.Open == 0 && total.Held == 0 {
 		return nil
 	}
 	open, held := tx.Counts()
 	switch {
-	case newOpen > 0 && open+newOpen > p.cfg.Limits.MaxOpenSpans:
-		return &errLimit{limit: limitMaxOpenSpans, detail: limitDetail(open, newOpen, p.cfg.Limits.MaxOpenSpans)}
-	case newHeld > 0 && held+newHeld > p.cfg.Limits.MaxHeldSpans:
-		return &errLimit{limit: limitMaxHeldSpans, detail: limitDetail(held, newHeld, p.cfg.Limits.MaxHeldSpans)}
+	case total.Open > 0 && open+total.Open > p.cfg.Limits.MaxOpenSpans:
+		return &errLimit{limit: limitMaxOpenSpans, detail: limitDetail(open, total.Open, p.cfg.Limits.MaxOpenSpans)}
+	case total.Held > 0 && held+total.Held > p.cfg.Limits.MaxHeldSpans:
+		return &errLimit{limit: limitMaxHeldSpans, detail: limitDetail(held, total.Held, p.cfg.Limits.MaxHeldSpans)}
 	case tx.JournalFull():
 		return &errLimit{limit: limitMaxJournalBytes, detail: "the span journal passed the extension's max_bytes"}
 	}
-	return nil
+	return p.checkQuotas(tx, adds)
+}
+
+// wouldAdd says what storing an incoming span would add to the usage of its trace,
+// session and client, and whether it would be stored at all; withBytes measures the
+// payload bytes too. It mirrors the rules' decisions closely enough to bound what a
+// client can pin: a span the rules then drop (a stale snapshot) may count against this
+// request, never the other way round.
+func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, opening map[pcommon.TraceID]bool, withBytes bool) (spanjournal.Usage, bool) {
+	var add spanjournal.Usage
+	t := tx.Trace(it.traceID)
+	var old *spanjournal.Span
+	if t != nil {
+		old = t.Spans[it.spanID]
+	}
+	switch {
+	case it.open && old != nil && old.State != spanjournal.SpanOpen:
+		return add, false // a stale snapshot: dropped
+	case it.open:
+		opening[it.traceID] = true
+		if old == nil {
+			add.Open = 1
+		}
+	case old != nil:
+		// Ending a span it holds adds no span: had this counted as a new held span, a
+		// trace at its held quota could never end. Held spans may pass their quota by
+		// at most the open spans, which have theirs.
+	case t != nil || opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted):
+		add.Held = 1
+	default:
+		return add, false // passed on (or released within this request)
+	}
+	if !withBytes {
+		return add, true
+	}
+	payload, err := it.storedPayload()
+	if err != nil {
+		return add, false // dropped as unencodable by the rules
+	}
+	add.Bytes = int64(len(payload))
+	if old != nil {
+		add.Bytes -= int64(len(old.Payload))
+	}
+	return add, true
 }
 
 func limitDetail(have, want, limit int) string {

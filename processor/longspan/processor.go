@@ -152,9 +152,6 @@ func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Ti
 		if err := p.checkLimits(tx, items); err != nil {
 			return err
 		}
-		if err := p.checkQuotas(tx, items); err != nil {
-			return err
-		}
 		res = p.ingest(tx, items, now)
 		p.takeForDelivery(tx, res.released)
 		return nil

@@ -66,42 +66,36 @@ func (k quotaKey) String() string {
 	return "spans without a session"
 }
 
-// checkQuotas refuses the whole request, before anything changes, when what it would
-// add to a trace, a session (or the pool of spans without one) or a client passes that
-// one's quota. Only growth counts: a request that adds nothing to a key passes even if
-// the key is over its quota (it was lowered, or the usage came back from the journal).
-func (p *longspanProcessor) checkQuotas(tx *spanjournal.Tx, items []item) error {
-	if p.cfg.Quotas.off() {
-		return nil
+// quotaAdds is what a request would add to each trace, session (or the pool of spans
+// without one) and client it touches.
+type quotaAdds map[quotaKey]*spanjournal.Usage
+
+func (a quotaAdds) grow(it *item, add spanjournal.Usage) {
+	keys := [3]quotaKey{{scope: scopeTrace, trace: it.traceID}, {scope: scopeNoSession}}
+	if it.session != "" {
+		keys[1] = quotaKey{scope: scopeSession, key: it.session}
 	}
-	adds := map[quotaKey]*spanjournal.Usage{}
-	opening := map[pcommon.TraceID]bool{}
-	for i := range items {
-		it := &items[i]
-		add, ok := p.wouldAdd(tx, it, opening)
-		if !ok {
-			continue
-		}
-		grow := func(k quotaKey) {
-			u := adds[k]
-			if u == nil {
-				u = &spanjournal.Usage{}
-				adds[k] = u
-			}
-			u.Open += add.Open
-			u.Held += add.Held
-			u.Bytes += add.Bytes
-		}
-		grow(quotaKey{scope: scopeTrace, trace: it.traceID})
-		if it.session == "" {
-			grow(quotaKey{scope: scopeNoSession})
-		} else {
-			grow(quotaKey{scope: scopeSession, key: it.session})
-		}
-		if it.client != "" {
-			grow(quotaKey{scope: scopeClient, key: it.client})
-		}
+	n := 2
+	if it.client != "" {
+		keys[2], n = quotaKey{scope: scopeClient, key: it.client}, 3
 	}
+	for _, k := range keys[:n] {
+		u := a[k]
+		if u == nil {
+			u = &spanjournal.Usage{}
+			a[k] = u
+		}
+		u.Open += add.Open
+		u.Held += add.Held
+		u.Bytes += add.Bytes
+	}
+}
+
+// checkQuotas refuses the whole request when what it would add to one trace, session
+// or client (checkLimits measures it) passes that one's quota. Only growth counts: a
+// request that adds nothing to a key passes even if the key is over its quota (it was
+// lowered, or the usage came back from the journal).
+func (p *longspanProcessor) checkQuotas(tx *spanjournal.Tx, adds quotaAdds) error {
 	for k, add := range adds {
 		var have spanjournal.Usage
 		switch k.scope {
@@ -151,43 +145,4 @@ func (p *longspanProcessor) exceeds(k quotaKey, q Quota, have, add spanjournal.U
 		return refuse("bytes", have.Bytes, add.Bytes, q.MaxBytes)
 	}
 	return nil
-}
-
-// wouldAdd says what storing an incoming span would add to the usage of its trace,
-// session and client, and whether it would be stored at all. It mirrors the rules'
-// decisions closely enough to bound what a client can pin: a span the rules then drop
-// (a stale snapshot) may count against this request, never the other way round.
-func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, opening map[pcommon.TraceID]bool) (spanjournal.Usage, bool) {
-	var add spanjournal.Usage
-	t := tx.Trace(it.traceID)
-	var old *spanjournal.Span
-	if t != nil {
-		old = t.Spans[it.spanID]
-	}
-	switch {
-	case it.open && old != nil && old.State != spanjournal.SpanOpen:
-		return add, false // a stale snapshot: dropped
-	case it.open:
-		opening[it.traceID] = true
-		if old == nil {
-			add.Open = 1
-		}
-	case old != nil:
-		// Ending a span it holds adds no span to a client: had this counted as a new
-		// held span, a trace at its held quota could never end. Held spans may pass
-		// their quota by at most the open spans, which have theirs.
-	case t != nil || opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted):
-		add.Held = 1
-	default:
-		return add, false // passed on (or released within this request)
-	}
-	payload, err := it.storedPayload()
-	if err != nil {
-		return add, false // dropped as unencodable by the rules
-	}
-	add.Bytes = int64(len(payload))
-	if old != nil {
-		add.Bytes -= int64(len(old.Payload))
-	}
-	return add, true
 }
