@@ -13,34 +13,12 @@ import (
 // MetricAt sums the samples of metric prefix (or prefix_total), over all label sets, that
 // the collector's Prometheus endpoint on 127.0.0.1:port serves.
 func MetricAt(port int, prefix string) (float64, error) {
-	hc := &http.Client{Timeout: 3 * time.Second}
-	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
-	if err != nil {
-		return 0, err
-	}
-	defer func() { _ = resp.Body.Close() }()
+	byLabel, err := MetricByLabel(port, prefix, "")
 	var sum float64
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, prefix) {
-			continue
-		}
-		name := line
-		if i := strings.IndexAny(line, "{ "); i >= 0 {
-			name = line[:i]
-		}
-		if name != prefix && name != prefix+"_total" {
-			continue
-		}
-		fs := strings.Fields(line)
-		v, err := strconv.ParseFloat(fs[len(fs)-1], 64)
-		if err == nil {
-			sum += v
-		}
+	for _, v := range byLabel {
+		sum += v
 	}
-	return sum, sc.Err()
+	return sum, err
 }
 
 // OpenSpansView is the part of the spanjournal extension's GET /v1/open-spans answer the
