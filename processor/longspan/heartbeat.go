@@ -115,8 +115,6 @@ func decodeBody(body pcommon.Value, bodyType string) (ptrace.Traces, error) {
 	return td, nil
 }
 
-// parseFrequency reads partial.frequency: a Go duration ("5000ms", "5s") or a bare
-// number of milliseconds. Unreadable values count as not sent.
 // heartbeatIdle is the idle deadline of a span whose heartbeats come every frequency:
 // frequency × heartbeat_factor, at most max_duration (a client's frequency is its own
 // word: a huge one must not overflow, nor outlive the span's own bound). Zero means
@@ -131,8 +129,9 @@ func (p *longspanProcessor) heartbeatIdle(frequency time.Duration) time.Duration
 	return frequency * time.Duration(p.cfg.HeartbeatFactor)
 }
 
-// parseFrequency reads partial.frequency: a Go duration or milliseconds. Anything else,
-// or a value that overflows, is no frequency.
+// parseFrequency reads partial.frequency: a Go duration ("5000ms", "5s") or a bare
+// number of milliseconds. Unreadable values, or values that overflow, count as not
+// sent.
 func parseFrequency(s string) time.Duration {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return d

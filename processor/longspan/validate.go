@@ -42,19 +42,13 @@ func (p *longspanProcessor) hostile(it *item, scopeReason string, drop func(stri
 	return true
 }
 
-// validateSpan returns why a span must be dropped, or "" when it may be accepted: a
-// time that overflows time.Time, invalid UTF-8 in any string it carries (its own, its
-// events', its links', its resource's and its scope's), or attribute values nested
-// deeper than maxDepth. It allocates nothing.
+// What classify checks, per span (validateSpanOnly) and once per scope of a request
+// (validateScope): a time that overflows time.Time, invalid UTF-8 in any string a span
+// carries (its own, its events', its links', its resource's and its scope's), or
+// attribute values nested deeper than maxDepth. It allocates nothing.
 //
 // Not checked: the resource's entity references (no public pdata accessor), which
 // are rare and carried as the client sent them.
-func validateSpan(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span, maxDepth int) string {
-	if reason := validateSpanOnly(span, maxDepth); reason != "" {
-		return reason
-	}
-	return validateScope(rs, ss, maxDepth)
-}
 
 // validateSpanOnly checks what the span itself carries, its events and links
 // included.

@@ -426,3 +426,11 @@ func TestHeartbeatIdleIsBoundedWhateverTheClientClaims(t *testing.T) {
 		assert.Equal(t, tc.want, h.proc.heartbeatIdle(parseFrequency(tc.frequency)), "partial.frequency=%q", tc.frequency)
 	}
 }
+
+// validateSpan is what classify checks of one span, its resource and scope included.
+func validateSpan(rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, span ptrace.Span, maxDepth int) string {
+	if reason := validateSpanOnly(span, maxDepth); reason != "" {
+		return reason
+	}
+	return validateScope(rs, ss, maxDepth)
+}
