@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	procharness "github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -44,8 +45,11 @@ func startOTLP(t *testing.T, h *harness) otlpEndpoints {
 // protocols (size limits, include_metadata).
 func startOTLPWith(t *testing.T, h *harness, httpCfg, grpcCfg map[string]any) otlpEndpoints {
 	t.Helper()
-	ep := otlpEndpoints{grpcAddr: freeAddr(t)}
-	httpAddr := freeAddr(t)
+	// Both picked at once: two picks one after the other may get the same port.
+	addrs, err := procharness.FreeAddrs(2)
+	require.NoError(t, err)
+	ep := otlpEndpoints{grpcAddr: addrs[0]}
+	httpAddr := addrs[1]
 	ep.httpBase = "http://" + httpAddr
 	httpCfg, grpcCfg = maps.Clone(httpCfg), maps.Clone(grpcCfg)
 	if httpCfg == nil {

@@ -38,16 +38,27 @@ export async function until(what, fn, timeoutMs = 20000, everyMs = 100) {
   }
 }
 
-export async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createNetServer();
-    s.unref();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
+/**
+ * n distinct free loopback ports. Every listener stays open until all n are picked: a
+ * port picked and released one at a time may be handed out again for the next pick, and
+ * the collector then fails to start with "address already in use" on its own port.
+ */
+export async function freePorts(n) {
+  const servers = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      const s = createNetServer();
+      s.unref();
+      await new Promise((res, rej) => {
+        s.on('error', rej);
+        s.listen(0, '127.0.0.1', res);
+      });
+      servers.push(s);
+    }
+    return servers.map((s) => s.address().port);
+  } finally {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  }
 }
 
 /** esbuild bundle of page/app.js (the real OTel web SDK + exporter + our processor). */
@@ -152,10 +163,7 @@ export class Collector {
     const c = new Collector();
     c.name = name;
     c.dir = mkdtempSync(join(tmpdir(), `longspan-browser-${name}-`));
-    c.otlpPort = await freePort();
-    c.grpcPort = await freePort();
-    c.healthPort = await freePort();
-    c.journalPort = await freePort();
+    [c.otlpPort, c.grpcPort, c.healthPort, c.journalPort] = await freePorts(4);
     const overlay = join(c.dir, 'overlay.yaml');
     writeFileSync(overlay, collectorOverlay(c));
     c.configArgs = ['--config', defaultConfig, '--config', overlay];
