@@ -17,6 +17,7 @@ type batch struct {
 
 	// Set by the committer before done is closed.
 	first uint64
+	locs  []Location // where each record's Data landed
 	err   error
 	done  chan struct{}
 }
@@ -42,6 +43,7 @@ func (b *batch) wait(ctx context.Context, end int) (uint64, error) {
 type Pending struct {
 	b    *batch
 	end  int
+	n    int    // records of this Submit
 	last uint64 // for a Submit of no records
 	err  error
 }
@@ -59,6 +61,15 @@ func (p *Pending) Wait(ctx context.Context) (last uint64, err error) {
 	return p.b.wait(ctx, p.end)
 }
 
+// Locations returns where the Data of each submitted record lies on disk, in
+// submit order. Call it only after Wait returned without error.
+func (p *Pending) Locations() []Location {
+	if p.b == nil || p.b.locs == nil {
+		return nil
+	}
+	return p.b.locs[p.end-p.n : p.end]
+}
+
 // Submit queues recs and returns at once. Records submitted earlier always
 // get lower indexes than records submitted later, and all of recs land in the
 // same batch with consecutive indexes. The Data slices must not be modified
@@ -74,7 +85,7 @@ func (l *Log) Submit(recs ...Record) *Pending {
 	if err != nil {
 		return &Pending{err: err}
 	}
-	return &Pending{b: b, end: end}
+	return &Pending{b: b, end: end, n: len(recs)}
 }
 
 // enqueue adds recs to the batch being formed. Only the first caller of a
@@ -194,12 +205,13 @@ func (l *Log) commit(b *batch) {
 	}
 	first := l.next
 	segSize := int64(l.opts.SegmentSize)
-	tail := l.tailBytes
+	tail, seg := l.tailBytes, l.tailSegment
 	cycled := false
 	if tail > segSize { // tidwall starts a new segment before writing
-		tail, cycled = 0, true
+		tail, seg, cycled = 0, first, true
 	}
 	bytes := 0
+	locs := make([]Location, len(b.recs))
 	l.wb.Clear()
 	for i, r := range b.recs {
 		var end uint64
@@ -209,9 +221,10 @@ func (l *Log) commit(b *batch) {
 		l.scratch = appendRecord(l.scratch[:0], r, end)
 		l.wb.Write(first+uint64(i), l.scratch)
 		n := uvarintLen(uint64(len(l.scratch))) + len(l.scratch)
+		locs[i] = Location{Segment: seg, Offset: uint32(tail) + uint32(n-len(r.Data)), Size: uint32(len(r.Data))}
 		bytes += n
 		if tail += int64(n); tail >= segSize { // tidwall cycles after this entry
-			tail, cycled = 0, true
+			tail, seg, cycled = 0, first+uint64(i)+1, true
 		}
 	}
 	err := l.st.WriteBatch(&l.wb)
@@ -235,10 +248,11 @@ func (l *Log) commit(b *batch) {
 		return
 	}
 	l.next = first + uint64(len(b.recs))
-	l.tailBytes = tail
+	l.tailBytes, l.tailSegment = tail, seg
 	l.size.Add(int64(bytes))
 	l.last.Store(l.next - 1)
 	b.first = first
+	b.locs = locs
 	close(b.done)
 	if h := l.opts.Hooks.OnCommit; h != nil {
 		h(len(b.recs), bytes, took)

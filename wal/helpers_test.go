@@ -50,7 +50,7 @@ func replayAll(t testing.TB, l *Log) map[uint64]Record {
 	t.Helper()
 	got := map[uint64]Record{}
 	var prev uint64
-	require.NoError(t, l.Replay(func(i uint64, r Record) error {
+	require.NoError(t, l.Replay(func(i uint64, r Record, _ Location) error {
 		if prev != 0 && i != prev+1 {
 			return fmt.Errorf("index %d after %d", i, prev)
 		}

@@ -140,7 +140,7 @@ func TestKill9(t *testing.T) {
 		}})
 		require.NoErrorf(t, err, "round %d", round)
 		seen := make(map[uint64]bool, len(acked))
-		require.NoError(t, l.Replay(func(_ uint64, rec Record) error {
+		require.NoError(t, l.Replay(func(_ uint64, rec Record, _ Location) error {
 			id, ok := parseKillID(rec.Data)
 			if !ok {
 				return fmt.Errorf("unidentifiable record %q", rec.Data[:min(len(rec.Data), 20)])

@@ -86,7 +86,8 @@ type Log struct {
 	st          store
 	broken      error // last write error while the log is not reopened
 	next        uint64
-	tailBytes   int64 // mirror of tidwall's tail segment size, to see cycles
+	tailBytes   int64  // mirror of tidwall's tail segment size, to see cycles
+	tailSegment uint64 // first index of the tail segment, for Locations
 	wb          tidwall.Batch
 	scratch     []byte
 	spare       []Record
@@ -97,6 +98,8 @@ type Log struct {
 	size  atomic.Int64
 
 	truncMu sync.Mutex // serializes TruncateBefore and Replay
+
+	readers readers // ReadAt's descriptors
 }
 
 // Open repairs the journal in opts.Dir if needed (see the package comment),
@@ -180,9 +183,11 @@ func (l *Log) openStore(full bool) error {
 	for _, s := range segs {
 		total += s.size
 	}
-	l.tailBytes = 0
+	// tidwall names the first segment of an empty journal after the next
+	// index.
+	l.tailBytes, l.tailSegment = 0, last+1
 	if len(segs) > 0 {
-		l.tailBytes = segs[len(segs)-1].size
+		l.tailBytes, l.tailSegment = segs[len(segs)-1].size, segs[len(segs)-1].index
 	}
 	if full {
 		first := uint64(1)
@@ -210,7 +215,7 @@ func (l *Log) Size() int64 { return l.size.Load() }
 
 // Replay calls fn for every record in index order from the calling
 // goroutine, reading the segment files directly (never concurrently: see
-// tidwall/wal issue #34). It delivers the records up to LastIndex at the
+// tidwall/wal issue #34), with the Location of the record's Data. It delivers the records up to LastIndex at the
 // time of the call; records appended meanwhile are not delivered. Call it
 // before the first Submit to rebuild state. r.Data aliases a buffer
 // holding the whole segment: copy it if you keep it. Because TruncateBefore
@@ -219,7 +224,7 @@ func (l *Log) Size() int64 { return l.size.Load() }
 // or that were never acknowledged: records must be idempotent.
 // An error from fn stops the replay and is returned as is. fn must not call
 // Replay or TruncateBefore (they share a lock); Submit is fine.
-func (l *Log) Replay(fn func(index uint64, r Record) error) error {
+func (l *Log) Replay(fn func(index uint64, r Record, at Location) error) error {
 	if l.isClosed() {
 		return ErrClosed
 	}
@@ -250,7 +255,8 @@ func (l *Log) Replay(fn func(index uint64, r Record) error) error {
 					"the file changed after Open verified it: check the disk; opening with TruncateCorrupt cuts the journal here",
 					ErrCorruptRecord, s.path, next, off, err)
 			}
-			if err := fn(next, e.Record); err != nil {
+			at := Location{Segment: s.index, Offset: uint32(off + n - len(e.Data)), Size: uint32(len(e.Data))}
+			if err := fn(next, e.Record, at); err != nil {
 				return err
 			}
 			off += n
@@ -299,6 +305,7 @@ func (l *Log) TruncateBefore(idx uint64) (removed int, err error) {
 		return 0, err
 	}
 	l.first.Store(segs[removed].index)
+	l.readers.drop(segs[removed].index, false)
 	l.size.Add(-freed)
 	if serr := syncDir(l.dir); err == nil && serr != nil {
 		err = fmt.Errorf("wal: truncate: syncing %s: %w", l.dir, serr)
@@ -342,6 +349,7 @@ func (l *Log) Close() error {
 		}
 		l.st = nil
 	}
+	l.readers.drop(0, true)
 	if uerr := unlockDir(l.lock); err == nil && uerr != nil {
 		err = uerr
 	}

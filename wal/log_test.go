@@ -27,7 +27,7 @@ func TestWriteReplayReopen(t *testing.T) {
 	require.NoError(t, l.Close(), "Close is idempotent")
 	_, err = submitWait(l, testRecord(51))
 	require.ErrorIs(t, err, ErrClosed)
-	require.ErrorIs(t, l.Replay(func(uint64, Record) error { return nil }), ErrClosed)
+	require.ErrorIs(t, l.Replay(func(uint64, Record, Location) error { return nil }), ErrClosed)
 
 	l, err = Open(Options{Dir: dir})
 	require.NoError(t, err)
@@ -251,7 +251,7 @@ func TestTruncateWhileAppending(t *testing.T) {
 	wg.Wait()
 	first := l.FirstIndex()
 	var n int
-	require.NoError(t, l.Replay(func(i uint64, _ Record) error {
+	require.NoError(t, l.Replay(func(i uint64, _ Record, _ Location) error {
 		if i != first+uint64(n) {
 			return errors.New("gap")
 		}

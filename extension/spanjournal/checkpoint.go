@@ -5,30 +5,70 @@ import (
 	"fmt"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
+// checkpointChunkBytes bounds the payload bytes one checkpoint chunk reads and
+// writes while it holds the journal lock.
+const checkpointChunkBytes = 4 << 20
+
 // checkpoint restates all live state after a checkpoint marker, waits until that is
 // durable, and drops the segments before the marker: a span open for weeks is
-// rewritten forward instead of pinning the oldest segment.
+// copied forward instead of pinning the oldest segment, so the journal stays
+// proportional to what is live.
+//
+// It restates in chunks, taking the journal lock for one chunk at a time, so that
+// ingestion goes on while millions of held payloads are read back and rewritten.
+// Replay stays exact because every record is an upsert: each trace, then each
+// released batch, is restated as it is when its chunk runs, and whatever changes it
+// afterwards is journaled after that. What changed before its chunk ran was
+// journaled after the marker too: a trace released before its chunk is restated with
+// the released batches (after the traces, and a restated batch replaces what replay
+// built of it), and a span or trace that went away needs nothing.
 func (j *Journal) checkpoint(ctx context.Context) (removed int, err error) {
 	j.mu.Lock()
 	// This checkpoint restates everything memory holds, the changes of failed writes
 	// included; a write that fails from here on sets behind again.
 	wasBehind := j.behind.Swap(false)
-	recs := []wal.Record{checkpointRecord(j.now())}
-	for _, t := range j.st.traces {
-		for _, s := range t.Spans {
-			recs = append(recs, spanRecord(s))
+	marker := j.log.Submit(checkpointRecord(j.now()))
+	traces := make([]pcommon.TraceID, 0, len(j.st.traces))
+	for id := range j.st.traces {
+		traces = append(traces, id)
+	}
+	j.mu.Unlock()
+	fail := func(err error) (int, error) {
+		if wasBehind {
+			j.behind.Store(true)
+		}
+		return 0, fmt.Errorf("writing checkpoint: %w", err)
+	}
+	first, err := marker.Wait(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	for len(traces) > 0 {
+		if traces, err = j.checkpointTraces(ctx, traces); err != nil {
+			return fail(err)
 		}
 	}
-	for _, rs := range j.st.released {
+	var released []releasedKey
+	j.mu.Lock()
+	for id, rs := range j.st.released {
 		for _, r := range rs {
-			recs = append(recs, releasedBatchRecord(r))
+			released = append(released, releasedKey{id, r.Batch})
 		}
 	}
+	j.mu.Unlock()
+	for len(released) > 0 {
+		if released, err = j.checkpointReleased(ctx, released); err != nil {
+			return fail(err)
+		}
+	}
+	j.mu.Lock()
+	var recs []wal.Record
 	for _, e := range j.st.reconciledOrder {
 		if at, ok := j.st.reconciled[e.key]; ok && at.Equal(e.at) {
 			recs = append(recs, reconciledRecord(e.key, at))
@@ -36,15 +76,135 @@ func (j *Journal) checkpoint(ctx context.Context) (removed int, err error) {
 	}
 	pending := j.log.Submit(recs...)
 	j.mu.Unlock()
-	last, err := pending.Wait(ctx)
-	if err != nil {
-		if wasBehind {
-			j.behind.Store(true)
-		}
-		return 0, fmt.Errorf("writing checkpoint: %w", err)
+	if _, err := pending.Wait(ctx); err != nil {
+		return fail(err)
 	}
-	marker := last - uint64(len(recs)) + 1
-	return j.log.TruncateBefore(marker)
+	// Every live payload now lies at or after the marker. Readers outside the lock
+	// hold truncating while they read locations copied before.
+	j.truncating.Lock()
+	defer j.truncating.Unlock()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.log.TruncateBefore(first)
+}
+
+// releasedKey names a released batch.
+type releasedKey struct {
+	trace pcommon.TraceID
+	batch uint64
+}
+
+// checkpointTraces restates the spans of the first traces (up to about
+// checkpointChunkBytes of payloads) and returns the traces left.
+func (j *Journal) checkpointTraces(ctx context.Context, traces []pcommon.TraceID) ([]pcommon.TraceID, error) {
+	var w chunkWriter
+	j.mu.Lock()
+	for len(traces) > 0 && w.bytes < checkpointChunkBytes {
+		t := j.st.traces[traces[0]]
+		traces = traces[1:]
+		if t == nil {
+			continue
+		}
+		for _, s := range t.Spans {
+			payload, err := j.payloadLocked(s)
+			if err != nil {
+				j.mu.Unlock()
+				return nil, err
+			}
+			rec, off := spanRecord(s, payload)
+			w.add(rec, placement{span: s, off: off, n: len(payload)})
+		}
+	}
+	pending := w.submit(j)
+	j.mu.Unlock()
+	return traces, w.wait(ctx, j, pending)
+}
+
+// checkpointReleased restates the first released batches (up to about
+// checkpointChunkBytes of payloads) and returns the batches left.
+func (j *Journal) checkpointReleased(ctx context.Context, keys []releasedKey) ([]releasedKey, error) {
+	var w chunkWriter
+	j.mu.Lock()
+	for len(keys) > 0 && w.bytes < checkpointChunkBytes {
+		k := keys[0]
+		keys = keys[1:]
+		var r *Released
+		for _, b := range j.st.released[k.trace] {
+			if b.Batch == k.batch {
+				r = b
+			}
+		}
+		if r == nil {
+			continue
+		}
+		payloads := make([][]byte, len(r.Spans))
+		for i, s := range r.Spans {
+			var err error
+			if payloads[i], err = j.payloadLocked(s); err != nil {
+				j.mu.Unlock()
+				return nil, err
+			}
+		}
+		rec, offs := releasedBatchRecord(r, payloads)
+		ps := make([]placement, len(r.Spans))
+		for i, s := range r.Spans {
+			ps[i] = placement{span: s, off: offs[i], n: len(payloads[i])}
+		}
+		w.add(rec, ps...)
+	}
+	pending := w.submit(j)
+	j.mu.Unlock()
+	return keys, w.wait(ctx, j, pending)
+}
+
+// payloadLocked returns a span's payload, reading it back from the journal if it is
+// not in memory. The journal lock must be held.
+func (j *Journal) payloadLocked(s *Span) ([]byte, error) {
+	if s.payload != nil || s.at.IsZero() {
+		return s.payload, nil
+	}
+	b, err := j.log.ReadAt(s.at)
+	if err != nil {
+		return nil, fmt.Errorf("reading back span %s/%s: %w", s.TraceID, s.SpanID, err)
+	}
+	return b, nil
+}
+
+// chunkWriter gathers the records of one checkpoint chunk.
+type chunkWriter struct {
+	recs   []wal.Record
+	placed []placement
+	bytes  int
+}
+
+func (w *chunkWriter) add(rec wal.Record, ps ...placement) {
+	for _, p := range ps {
+		p.rec = len(w.recs)
+		w.placed = append(w.placed, p)
+	}
+	w.recs = append(w.recs, rec)
+	w.bytes += len(rec.Data)
+}
+
+// submit queues the chunk's records. It runs under the journal lock, like every
+// Update, so that a later change of what the chunk restates gets a later record.
+func (w *chunkWriter) submit(j *Journal) *wal.Pending {
+	if len(w.recs) == 0 {
+		return nil
+	}
+	return j.log.Submit(w.recs...)
+}
+
+// wait waits until the chunk is durable and moves its spans' payloads onto it.
+func (w *chunkWriter) wait(ctx context.Context, j *Journal, p *wal.Pending) error {
+	if p == nil {
+		return nil
+	}
+	if _, err := p.Wait(ctx); err != nil {
+		return err
+	}
+	j.place(w.placed, p.Locations())
+	return nil
 }
 
 func (e *journalExtension) checkpointLoop() {

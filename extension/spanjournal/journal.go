@@ -19,6 +19,11 @@ type Journal struct {
 	st  *state
 	log *wal.Log
 
+	// truncating is held for writing while a checkpoint drops segments, and for
+	// reading by Journal.Payloads from copying locations until the reads are done:
+	// a location copied under mu stays readable. Lock order: truncating, then mu.
+	truncating sync.RWMutex
+
 	maxBytes int64
 	now      func() time.Time
 
@@ -61,11 +66,66 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	j.mu.Unlock()
 	if pending != nil {
 		if _, werr := pending.Wait(ctx); werr != nil {
+			// The payloads stay in memory; the next checkpoint writes them.
 			j.behind.Store(true)
 			return errors.Join(err, fmt.Errorf("span journal write failed: %w", werr))
 		}
+		j.place(tx.placed, pending.Locations())
 	}
 	return err
+}
+
+// placement is a payload inside a queued record: once the record is durable the span
+// keeps only where the payload lies.
+type placement struct {
+	span   *Span
+	rec    int // index of the record among those submitted together
+	off, n int // the payload's offset in the record's data, and length
+}
+
+// place lets go of the in-memory payloads of durable records.
+func (j *Journal) place(placed []placement, locs []wal.Location) {
+	if len(placed) == 0 {
+		return
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, p := range placed {
+		p.span.place(locs[p.rec].Slice(p.off, p.n))
+	}
+}
+
+// Payloads returns the payloads of spans, in order, reading from the journal those
+// not in memory, outside the journal lock (the reads of a release or a snapshot do
+// not stall ingestion). A payload that cannot be read is nil and named in err.
+func (j *Journal) Payloads(spans []*Span) ([][]byte, error) {
+	j.truncating.RLock()
+	defer j.truncating.RUnlock()
+	out := make([][]byte, len(spans))
+	locs := make([]wal.Location, len(spans))
+	j.mu.Lock()
+	for i, s := range spans {
+		out[i], locs[i] = s.payload, s.at
+	}
+	j.mu.Unlock()
+	return out, j.readPayloads(spans, out, locs)
+}
+
+// readPayloads fills the nil entries of out from locs.
+func (j *Journal) readPayloads(spans []*Span, out [][]byte, locs []wal.Location) error {
+	var errs []error
+	for i := range out {
+		if out[i] != nil || locs[i].IsZero() {
+			continue
+		}
+		b, err := j.log.ReadAt(locs[i])
+		if err != nil {
+			errs = append(errs, fmt.Errorf("span %s/%s: %w", spans[i].TraceID, spans[i].SpanID, err))
+			continue
+		}
+		out[i] = b
+	}
+	return errors.Join(errs...)
 }
 
 // Claim makes owner the one processor instance that emits snapshots, reconciliations

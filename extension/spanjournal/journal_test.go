@@ -44,14 +44,20 @@ func testSpan(trace byte, span byte, st SpanState) *Span {
 		TraceID: pcommon.TraceID{trace, 1}, SpanID: pcommon.SpanID{span, 2}, ParentID: pcommon.SpanID{},
 		State: st, Name: fmt.Sprintf("span-%d-%d", trace, span), Service: "web-shop", SessionID: "s-1",
 		Source: "otlp_open_span", Start: t0, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second),
-		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, Payload: []byte{1, 2, 3, byte(span)}, Client: "127.0.0.9",
+		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, payload: []byte{1, 2, 3, byte(span)}, Client: "127.0.0.9",
 	}
+}
+
+// encodeTestSpan encodes s with its in-memory payload.
+func encodeTestSpan(s *Span) []byte {
+	b, _ := encodeSpan(nil, s, s.payload)
+	return b
 }
 
 func TestSpanEncodingRoundTrips(t *testing.T) {
 	for _, st := range []SpanState{SpanOpen, SpanEnded, SpanReconciled} {
 		in := testSpan(1, 2, st)
-		got, err := decodeSpan(&decoder{b: encodeSpan(nil, in)})
+		got, err := decodeSpan(&decoder{b: encodeTestSpan(in)})
 		require.NoError(t, err)
 		assert.Equal(t, in.Start.UnixNano(), got.Start.UnixNano())
 		got.Start, got.FirstSeen, got.LastSeen = in.Start, in.FirstSeen, in.LastSeen
@@ -61,14 +67,14 @@ func TestSpanEncodingRoundTrips(t *testing.T) {
 
 func TestSpanFormat1StillDecodes(t *testing.T) {
 	in := testSpan(1, 2, SpanOpen)
-	b := encodeSpan(nil, in)
+	b := encodeTestSpan(in)
 	// Format 1 is format 2 without the trailing client.
 	b = b[:len(b)-1-len(in.Client)]
 	b[0] = spanFormat1
 	got, err := decodeSpan(&decoder{b: b})
 	require.NoError(t, err)
 	assert.Empty(t, got.Client)
-	assert.Equal(t, in.Payload, got.Payload)
+	assert.Equal(t, in.payload, got.payload)
 }
 
 func TestUsageFollowsEveryChange(t *testing.T) {
@@ -79,7 +85,8 @@ func TestUsageFollowsEveryChange(t *testing.T) {
 	other.SessionID, other.Client = "", ""
 	st.put(other, t0)
 	ended := *open
-	ended.State, ended.Payload = SpanEnded, []byte{1, 2, 3, 4, 5, 6}
+	ended.State = SpanEnded
+	ended.SetPayload([]byte{1, 2, 3, 4, 5, 6})
 	st.put(&ended, t0)
 
 	tr := st.traces[open.TraceID]
@@ -95,7 +102,7 @@ func TestUsageFollowsEveryChange(t *testing.T) {
 }
 
 func TestDecodeRejectsEveryTruncation(t *testing.T) {
-	b := encodeSpan(nil, testSpan(1, 2, SpanOpen))
+	b := encodeTestSpan(testSpan(1, 2, SpanOpen))
 	for n := 0; n < len(b); n++ {
 		_, err := decodeSpan(&decoder{b: b[:n]})
 		assert.Error(t, err, "a record cut at %d of %d bytes must not decode", n, len(b))
@@ -103,13 +110,14 @@ func TestDecodeRejectsEveryTruncation(t *testing.T) {
 }
 
 func FuzzDecodeRecords(f *testing.F) {
-	f.Add(recSpan, encodeSpan(nil, testSpan(1, 2, SpanOpen)))
+	f.Add(recSpan, encodeTestSpan(testSpan(1, 2, SpanOpen)))
 	f.Add(recRelease, releaseRecord(&Released{TraceID: pcommon.TraceID{1}, Batch: 3, At: t0, Spans: []*Span{testSpan(1, 2, SpanEnded)}}).Data)
-	f.Add(recReleasedBatch, releasedBatchRecord(&Released{TraceID: pcommon.TraceID{1}, Batch: 3, At: t0, Spans: []*Span{testSpan(1, 2, SpanEnded)}}).Data)
+	batch, _ := releasedBatchRecord(&Released{TraceID: pcommon.TraceID{1}, Batch: 3, At: t0, Spans: []*Span{testSpan(1, 2, SpanEnded)}}, [][]byte{{1, 2}})
+	f.Add(recReleasedBatch, batch.Data)
 	f.Add(recForget, forgetRecord(pcommon.TraceID{1}, 9).Data)
 	f.Fuzz(func(t *testing.T, typ byte, data []byte) {
 		j := &Journal{st: newState()}
-		_ = j.apply(walRecord(typ, data)) // must not panic, whatever the bytes
+		_ = j.apply(walRecord(typ, data), wal.Location{}) // must not panic, whatever the bytes
 	})
 }
 
@@ -164,7 +172,7 @@ func TestCheckpointDropsOldSegmentsAndKeepsState(t *testing.T) {
 		update(t, e, func(tx *Tx) {
 			s := testSpan(byte(i), 200, SpanEnded)
 			s.TraceID[2] = byte(i >> 8)
-			s.Payload = make([]byte, 1024)
+			s.SetPayload(make([]byte, 1024))
 			tx.Put(s, t0)
 			r := tx.Release(tx.Trace(s.TraceID), []*Span{s}, t0, false)
 			tx.Take(r)
@@ -241,7 +249,7 @@ func TestJournalFullRefusesAndSecondOpenOfDirFails(t *testing.T) {
 	for i := 0; i < 1000 && !full; i++ {
 		update(t, e, func(tx *Tx) {
 			s := testSpan(byte(i), byte(i>>8), SpanOpen)
-			s.Payload = make([]byte, 1024)
+			s.SetPayload(make([]byte, 1024))
 			tx.Put(s, t0)
 			full = tx.JournalFull()
 		})
@@ -264,7 +272,7 @@ func TestCorruptJournalStopsStartWithTheHint(t *testing.T) {
 	for i := 0; i < 100; i++ {
 		update(t, e, func(tx *Tx) {
 			s := testSpan(byte(i), 1, SpanOpen)
-			s.Payload = make([]byte, 2048)
+			s.SetPayload(make([]byte, 2048))
 			tx.Put(s, t0)
 		})
 	}
@@ -339,7 +347,7 @@ func TestCheckpointRunsOnceTheJournalDoubled(t *testing.T) {
 	e := startExtension(t, t.TempDir(), func(c *Config) { c.SegmentBytes = 64 << 10 })
 	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
 	s := testSpan(1, 1, SpanOpen)
-	s.Payload = make([]byte, 4096)
+	s.SetPayload(make([]byte, 4096))
 	for i := 0; !e.checkpointDue(); i++ {
 		require.Less(t, i, 100, "two segments of updates make a checkpoint due")
 		update(t, e, func(tx *Tx) { tx.Put(s, t0) })

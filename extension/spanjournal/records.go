@@ -45,7 +45,9 @@ const (
 
 var errShortRecord = errors.New("journal record too short")
 
-func encodeSpan(dst []byte, s *Span) []byte {
+// encodeSpan appends s with payload (its bytes, from memory or read back from the
+// journal) and returns where in dst the payload starts.
+func encodeSpan(dst []byte, s *Span, payload []byte) ([]byte, int) {
 	dst = append(dst, spanFormat)
 	dst = append(dst, s.TraceID[:]...)
 	dst = append(dst, s.SpanID[:]...)
@@ -60,9 +62,10 @@ func encodeSpan(dst []byte, s *Span) []byte {
 	dst = appendString(dst, s.Service)
 	dst = appendString(dst, s.SessionID)
 	dst = appendString(dst, s.Source)
-	dst = binary.AppendUvarint(dst, uint64(len(s.Payload)))
-	dst = append(dst, s.Payload...)
-	return appendString(dst, s.Client)
+	dst = binary.AppendUvarint(dst, uint64(len(payload)))
+	off := len(dst)
+	dst = append(dst, payload...)
+	return appendString(dst, s.Client), off
 }
 
 func decodeSpan(d *decoder) (*Span, error) {
@@ -84,9 +87,15 @@ func decodeSpan(d *decoder) (*Span, error) {
 	s.Service = d.string()
 	s.SessionID = d.string()
 	s.Source = d.string()
-	// Copied: replayed record data points into a whole segment read into memory, which
-	// a long-lived span must not keep alive.
-	s.Payload = bytes.Clone(d.take(d.uvarint()))
+	// Replay reads a whole segment into memory, which a long-lived span must not
+	// keep alive: the span keeps where its payload lies, or a copy when the record
+	// has no location (decoded outside replay).
+	off := d.offset()
+	if p := d.take(d.uvarint()); d.at.IsZero() {
+		s.payload = bytes.Clone(p)
+	} else if d.err == nil {
+		s.at = d.at.Slice(off+uvarintLen(len(p)), len(p))
+	}
 	if format == spanFormat {
 		s.Client = d.string()
 	}
@@ -99,9 +108,14 @@ func decodeSpan(d *decoder) (*Span, error) {
 	return s, nil
 }
 
-func spanRecord(s *Span) wal.Record {
-	return wal.Record{Type: recSpan, Data: encodeSpan(make([]byte, 0, 96+len(s.Name)+len(s.Payload)), s)}
+// spanRecord encodes s with payload and returns where in the record's data the
+// payload starts.
+func spanRecord(s *Span, payload []byte) (wal.Record, int) {
+	b, off := encodeSpan(make([]byte, 0, 96+len(s.Name)+len(payload)), s, payload)
+	return wal.Record{Type: recSpan, Data: b}, off
 }
+
+func uvarintLen(n int) int { return len(binary.AppendUvarint(nil, uint64(n))) }
 
 // appendReleaseHeader encodes what recRelease and recReleasedBatch share: the trace,
 // the batch, when and how it was released, and how many spans follow.
@@ -213,12 +227,15 @@ func checkpointRecord(at time.Time) wal.Record {
 	return wal.Record{Type: recCheckpoint, Data: appendTime(nil, at)}
 }
 
-func releasedBatchRecord(r *Released) wal.Record {
+// releasedBatchRecord encodes r with the payloads of its spans and returns where in
+// the record's data each payload starts.
+func releasedBatchRecord(r *Released, payloads [][]byte) (wal.Record, []int) {
 	b := appendReleaseHeader(make([]byte, 0, 64), r)
-	for _, s := range r.Spans {
-		b = encodeSpan(b, s)
+	offs := make([]int, len(r.Spans))
+	for i, s := range r.Spans {
+		b, offs[i] = encodeSpan(b, s, payloads[i])
 	}
-	return wal.Record{Type: recReleasedBatch, Data: b}
+	return wal.Record{Type: recReleasedBatch, Data: b}, offs
 }
 
 func decodeReleasedBatch(d *decoder) (*Released, error) {
@@ -258,7 +275,16 @@ func appendBool(b []byte, v bool) []byte {
 type decoder struct {
 	b   []byte
 	err error
+	// at is where the record's data lies in the journal (zero when unknown), and n
+	// its length: payloads decoded from it are kept as locations, not copies.
+	at wal.Location
+	n  int
 }
+
+func newDecoder(b []byte, at wal.Location) *decoder { return &decoder{b: b, at: at, n: len(b)} }
+
+// offset is how many bytes of the record have been read.
+func (d *decoder) offset() int { return d.n - len(d.b) }
 
 func (d *decoder) fail() {
 	if d.err == nil {

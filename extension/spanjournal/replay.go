@@ -22,9 +22,9 @@ func (j *Journal) replay() (Recovery, error) {
 	start := time.Now()
 	now := j.now()
 	var rec Recovery
-	err := j.log.Replay(func(index uint64, r wal.Record) error {
+	err := j.log.Replay(func(index uint64, r wal.Record, at wal.Location) error {
 		rec.Records++
-		if err := j.apply(r); err != nil {
+		if err := j.apply(r, at); err != nil {
 			return fmt.Errorf("journal record %d (type %d): %w", index, r.Type, err)
 		}
 		return nil
@@ -39,8 +39,10 @@ func (j *Journal) replay() (Recovery, error) {
 	return rec, nil
 }
 
-func (j *Journal) apply(r wal.Record) error {
-	d := &decoder{b: r.Data}
+// apply replays one record; at is where its data lies, so that spans keep the
+// location of their payloads rather than a copy (zero: keep copies).
+func (j *Journal) apply(r wal.Record, at wal.Location) error {
+	d := newDecoder(r.Data, at)
 	switch r.Type {
 	case recSpan:
 		s, err := decodeSpan(d)
@@ -95,11 +97,10 @@ func (j *Journal) apply(r wal.Record) error {
 		if err != nil {
 			return err
 		}
-		for _, old := range j.st.released[r.TraceID] {
-			if old.Batch == r.Batch {
-				return nil
-			}
-		}
+		// A checkpoint's restatement replaces what earlier records built of the
+		// batch: a recRelease written while the checkpoint was under way may have
+		// named spans whose own records the checkpoint had not restated yet.
+		j.st.forget(r.TraceID, r.Batch)
 		j.st.addReleased(r)
 	default:
 		return fmt.Errorf("unknown record type %d", r.Type)

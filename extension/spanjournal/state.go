@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
 // SpanState says what the journal holds a span as.
@@ -30,10 +32,15 @@ func (s SpanState) String() string {
 	return "unknown"
 }
 
-// Span is one span the journal holds. Payload is the span itself as an OTLP protobuf
-// TracesData with exactly one resource, one scope and one span, so that releasing it
-// restores the client's resource and scope unchanged; the other fields are what the
-// rules need without decoding the payload.
+// Span is one span the journal holds. Its payload is the span itself as an OTLP
+// protobuf TracesData with exactly one resource, one scope and one span, so that
+// releasing it restores the client's resource and scope unchanged; the other fields
+// are what the rules need without decoding the payload.
+//
+// The payload lives in the journal, not in memory: once the record that holds it is
+// durable, memory keeps only where it lies (a wal.Location), and Journal.Payloads or
+// Tx.Payloads read it back when a trace is released or a snapshot is built. Until
+// then (and after a failed write, until the next checkpoint) memory keeps the bytes.
 //
 // Every field is journaled (one recSpan record restates the whole span). A Span the
 // journal returns is read-only: a processor changes a span by building a new one and
@@ -67,7 +74,32 @@ type Span struct {
 	// with the span and by every snapshot round (Tx.NextSnapshotSeq).
 	SnapshotSeq uint32
 
-	Payload []byte
+	// payload holds the bytes while no durable record is known to hold them; at is
+	// where they lie in the journal once one is. Exactly one is set. Both change only
+	// under the journal lock (SetPayload before the span is handed to the journal).
+	payload []byte
+	at      wal.Location
+}
+
+// SetPayload sets the span's payload. Call it before the span is passed to Tx.Put;
+// the journal owns b from then on and b must not be modified.
+func (s *Span) SetPayload(b []byte) { s.payload, s.at = b, wal.Location{} }
+
+// PayloadSize is the length of the span's payload in bytes.
+func (s *Span) PayloadSize() int {
+	if s.payload != nil {
+		return len(s.payload)
+	}
+	return int(s.at.Size)
+}
+
+// place records that the payload lies at loc, once the record holding it is durable.
+// Locations only move forward: a checkpoint may already have restated the span in a
+// later record, and the earlier one may be truncated away.
+func (s *Span) place(loc wal.Location) {
+	if s.at.IsZero() || s.at.Before(loc) {
+		s.at, s.payload = loc, nil
+	}
 }
 
 // Trace is the set of spans held for one trace id. Read-only outside the journal,
@@ -105,7 +137,7 @@ func (u *Usage) add(s *Span, sign int) {
 	} else {
 		u.Held += sign
 	}
-	u.Bytes += int64(sign * len(s.Payload))
+	u.Bytes += int64(sign * s.PayloadSize())
 }
 
 func (u Usage) zero() bool { return u == Usage{} }

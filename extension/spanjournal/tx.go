@@ -14,6 +14,9 @@ import (
 type Tx struct {
 	j    *Journal
 	recs []wal.Record
+	// placed are the payloads in recs: once recs are durable, their spans keep only
+	// where the payloads lie.
+	placed []placement
 	// seqs are the snapshot numbers taken in this Update, journaled in one record.
 	seqs []snapshotSeq
 }
@@ -66,9 +69,33 @@ func (tx *Tx) JournalFull() bool {
 
 // Put stores a span (replacing an earlier copy) and journals it. now starts the
 // trace's hold when s is the first ended span held in it.
+// A span put again whose payload is already in the journal is restated with the
+// payload read back; should that read fail, memory has the change and the next
+// checkpoint (which then fails until the payload reads again) journals it.
 func (tx *Tx) Put(s *Span, now time.Time) {
 	tx.j.st.put(s, now)
-	tx.recs = append(tx.recs, spanRecord(s))
+	payload, err := tx.j.payloadLocked(s)
+	if err != nil {
+		tx.j.behind.Store(true)
+		return
+	}
+	rec, off := spanRecord(s, payload)
+	tx.placed = append(tx.placed, placement{span: s, rec: len(tx.recs), off: off, n: len(payload)})
+	tx.recs = append(tx.recs, rec)
+}
+
+// Payloads returns the payloads of spans, in order, read back from the journal where
+// they are not in memory. A payload that cannot be read is nil and named in err.
+// Reading under the journal lock keeps every location valid (a checkpoint truncates
+// only under the lock), at the cost of holding it for the reads: Journal.Payloads
+// reads outside it.
+func (tx *Tx) Payloads(spans []*Span) ([][]byte, error) {
+	out := make([][]byte, len(spans))
+	locs := make([]wal.Location, len(spans))
+	for i, s := range spans {
+		out[i], locs[i] = s.payload, s.at
+	}
+	return out, tx.j.readPayloads(spans, out, locs)
 }
 
 // SetGrace makes t wait until until for the parent of its ended spans (parent_grace);

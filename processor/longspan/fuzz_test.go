@@ -219,7 +219,7 @@ func captureJournal(t testing.TB, j *spanjournal.Journal, keys map[spanjournal.S
 		tx.Traces(func(tr *spanjournal.Trace) {
 			traceIDs[tr.ID] = struct{}{}
 			for _, s := range tr.Spans {
-				st.Spans = append(st.Spans, spanStateOf(s))
+				st.Spans = append(st.Spans, spanStateOf(t, tx, s))
 			}
 		})
 		for k := range keys {
@@ -232,7 +232,7 @@ func captureJournal(t testing.TB, j *spanjournal.Journal, keys map[spanjournal.S
 			for _, r := range tx.Released(id) {
 				rs := releasedState{Trace: r.TraceID.String(), Batch: r.Batch, At: nanos(r.At), Early: r.Early}
 				for _, s := range r.Spans {
-					rs.Spans = append(rs.Spans, spanStateOf(s))
+					rs.Spans = append(rs.Spans, spanStateOf(t, tx, s))
 				}
 				st.Released = append(st.Released, rs)
 			}
@@ -249,12 +249,14 @@ func captureJournal(t testing.TB, j *spanjournal.Journal, keys map[spanjournal.S
 	return st
 }
 
-func spanStateOf(s *spanjournal.Span) spanState {
+func spanStateOf(t testing.TB, tx *spanjournal.Tx, s *spanjournal.Span) spanState {
+	payloads, err := tx.Payloads([]*spanjournal.Span{s})
+	require.NoError(t, err)
 	return spanState{
 		Trace: s.TraceID.String(), Span: s.SpanID.String(), Parent: s.ParentID.String(), State: s.State.String(),
 		Name: s.Name, Service: s.Service, Session: s.SessionID, Source: s.Source, Client: s.Client,
 		Start: nanos(s.Start), FirstSeen: nanos(s.FirstSeen), LastSeen: nanos(s.LastSeen),
-		IdleTimeout: s.IdleTimeout, SnapshotSeq: s.SnapshotSeq, Payload: bytes.Clone(s.Payload),
+		IdleTimeout: s.IdleTimeout, SnapshotSeq: s.SnapshotSeq, Payload: bytes.Clone(payloads[0]),
 	}
 }
 

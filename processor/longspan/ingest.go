@@ -315,12 +315,14 @@ func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.Span
 	if v, ok := it.rs.Resource().Attributes().Get(attrServiceName); ok {
 		service = v.AsString()
 	}
-	return &spanjournal.Span{
+	s := &spanjournal.Span{
 		TraceID: it.traceID, SpanID: it.spanID, ParentID: it.span.ParentSpanID(), State: st,
 		Name: it.span.Name(), Service: service, SessionID: it.session,
 		Start: it.span.StartTimestamp().AsTime(), FirstSeen: now, LastSeen: now,
-		Payload: payload, Client: it.client,
-	}, true
+		Client: it.client,
+	}
+	s.SetPayload(payload)
+	return s, true
 }
 
 func (p *longspanProcessor) isSessionSpan(it *item) bool {

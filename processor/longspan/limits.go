@@ -103,7 +103,7 @@ func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, opening map[p
 	}
 	add.Bytes = int64(len(payload))
 	if old != nil {
-		add.Bytes -= int64(len(old.Payload))
+		add.Bytes -= int64(old.PayloadSize())
 	}
 	return add, true
 }

@@ -49,15 +49,12 @@ func decodePayload(b []byte) (ptrace.Traces, ptrace.Span, error) {
 	return td, td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0), nil
 }
 
-// decodeSpans decodes stored spans into one request, in order, and lets edit change
-// span i. All payloads are decoded with one unmarshal (concatPayloads); should that
-// fail, each is decoded alone and the undecodable ones are reported and left out, so
-// one bad payload cannot hold back the rest of a release forever.
-func decodeSpans(spans []*spanjournal.Span, edit func(i int, span ptrace.Span)) (ptrace.Traces, []error) {
-	payloads := make([][]byte, len(spans))
-	for i, s := range spans {
-		payloads[i] = s.Payload
-	}
+// decodeSpans decodes the payloads of stored spans (read back from the journal,
+// readErr naming those that could not be read) into one request, in order, and lets
+// edit change span i. All payloads are decoded with one unmarshal (concatPayloads);
+// should that fail, each is decoded alone and the undecodable ones are reported and
+// left out, so one bad payload cannot hold back the rest of a release forever.
+func decodeSpans(spans []*spanjournal.Span, payloads [][]byte, readErr error, edit func(i int, span ptrace.Span)) (ptrace.Traces, []error) {
 	td, err := concatPayloads(payloads)
 	if err == nil && td.ResourceSpans().Len() == len(spans) && td.SpanCount() == len(spans) {
 		for i := 0; i < len(spans); i++ {
@@ -70,7 +67,11 @@ func decodeSpans(spans []*spanjournal.Span, edit func(i int, span ptrace.Span)) 
 	var errs []error
 	td = ptrace.NewTraces()
 	for i, s := range spans {
-		one, span, err := decodePayload(s.Payload)
+		if payloads[i] == nil && readErr != nil {
+			errs = append(errs, fmt.Errorf("span %s/%s: reading it back from the journal: %w", s.TraceID, s.SpanID, readErr))
+			continue
+		}
+		one, span, err := decodePayload(payloads[i])
 		if err != nil {
 			errs = append(errs, fmt.Errorf("span %s/%s: %w", s.TraceID, s.SpanID, err))
 			continue

@@ -103,7 +103,8 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 	}
 	closed := *s
 	closed.State = spanjournal.SpanReconciled
-	payload, err := editPayload(s.Payload, func(span ptrace.Span) {
+	stored, err := tx.Payloads([]*spanjournal.Span{s})
+	payload, err := editPayload(stored[0], err, func(span ptrace.Span) {
 		span.SetEndTimestamp(timestamp(end))
 		span.Status().SetCode(ptrace.StatusCodeError)
 		span.Status().SetMessage(p.closeMessage(reason, s))
@@ -120,8 +121,11 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		// span as it was stored rather than lose it.
 		p.logger.Error("Could not rewrite a stored span as reconciled; releasing it as stored",
 			zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Error(err))
+		if stored[0] != nil {
+			closed.SetPayload(stored[0])
+		}
 	} else {
-		closed.Payload = payload
+		closed.SetPayload(payload)
 	}
 	tx.Put(&closed, now)
 	tx.RememberReconciled(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, now)
@@ -130,7 +134,12 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen))
 }
 
-func editPayload(b []byte, edit func(ptrace.Span)) ([]byte, error) {
+// editPayload decodes a stored payload (read with readErr), edits it and encodes it
+// again.
+func editPayload(b []byte, readErr error, edit func(ptrace.Span)) ([]byte, error) {
+	if readErr != nil {
+		return nil, readErr
+	}
 	td, span, err := decodePayload(b)
 	if err != nil {
 		return nil, err

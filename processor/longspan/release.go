@@ -128,7 +128,8 @@ func (p *longspanProcessor) releasedTraces(r *spanjournal.Released) ptrace.Trace
 	if r.Early {
 		edit = func(_ int, span ptrace.Span) { span.Attributes().PutStr(attrState, stateReleasedEarly) }
 	}
-	td, errs := decodeSpans(r.Spans, edit)
+	payloads, err := p.journal.Payloads(r.Spans)
+	td, errs := decodeSpans(r.Spans, payloads, err, edit)
 	p.reportUndecodable(errs)
 	return td
 }

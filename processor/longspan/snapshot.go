@@ -44,7 +44,8 @@ func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []snapshotO
 		for i, sn := range chunk {
 			spans[i] = sn.span
 		}
-		td, errs := decodeSpans(spans, func(i int, span ptrace.Span) {
+		payloads, err := p.journal.Payloads(spans)
+		td, errs := decodeSpans(spans, payloads, err, func(i int, span ptrace.Span) {
 			sn := chunk[i]
 			span.SetEndTimestamp(timestamp(now))
 			attrs := span.Attributes()

@@ -1,6 +1,7 @@
 package longspan
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -58,20 +59,27 @@ func TestDecodeSpansKeepsOrderAndSurvivesABadPayload(t *testing.T) {
 	w, err := newWireRequest(td)
 	require.NoError(t, err)
 	var stored []*spanjournal.Span
+	var payloads [][]byte
 	for _, pos := range [][3]int{{1, 0, 0}, {0, 0, 1}, {0, 1, 0}} {
 		b, err := w.payload(pos[0], pos[1], pos[2])
 		require.NoError(t, err)
-		stored = append(stored, &spanjournal.Span{Payload: b})
+		stored = append(stored, &spanjournal.Span{})
+		payloads = append(payloads, b)
 	}
 	var names []string
-	out, errs := decodeSpans(stored, func(i int, s ptrace.Span) { names = append(names, s.Name()) })
+	out, errs := decodeSpans(stored, payloads, nil, func(i int, s ptrace.Span) { names = append(names, s.Name()) })
 	require.Empty(t, errs)
 	assert.Equal(t, []string{"fourth", "page.child", "third"}, names)
 	svc, _ := out.ResourceSpans().At(0).Resource().Attributes().Get("service.name")
 	assert.Equal(t, "other", svc.Str(), "each span keeps its own resource")
 
-	stored[1] = &spanjournal.Span{Payload: []byte{0xff, 0xff, 0xff}}
-	out, errs = decodeSpans(stored, nil)
+	payloads[1] = []byte{0xff, 0xff, 0xff}
+	out, errs = decodeSpans(stored, payloads, nil, nil)
 	assert.Len(t, errs, 1, "the bad one is reported")
+	assert.Equal(t, 2, out.SpanCount(), "the others still go")
+
+	payloads[1] = nil
+	out, errs = decodeSpans(stored, payloads, errors.New("segment gone"), nil)
+	assert.Len(t, errs, 1, "one that could not be read back is reported")
 	assert.Equal(t, 2, out.SpanCount(), "the others still go")
 }
