@@ -95,11 +95,11 @@ type releasedKey struct {
 }
 
 // checkpointTraces restates the spans of the first traces (up to about
-// checkpointChunkBytes of payloads) and returns the traces left.
+// Journal.chunkBytes of payloads) and returns the traces left.
 func (j *Journal) checkpointTraces(ctx context.Context, traces []pcommon.TraceID) ([]pcommon.TraceID, error) {
 	var w chunkWriter
 	j.mu.Lock()
-	for len(traces) > 0 && w.bytes < checkpointChunkBytes {
+	for len(traces) > 0 && w.bytes < j.chunkBytes {
 		t := j.st.traces[traces[0]]
 		traces = traces[1:]
 		if t == nil {
@@ -121,11 +121,11 @@ func (j *Journal) checkpointTraces(ctx context.Context, traces []pcommon.TraceID
 }
 
 // checkpointReleased restates the first released batches (up to about
-// checkpointChunkBytes of payloads) and returns the batches left.
+// Journal.chunkBytes of payloads) and returns the batches left.
 func (j *Journal) checkpointReleased(ctx context.Context, keys []releasedKey) ([]releasedKey, error) {
 	var w chunkWriter
 	j.mu.Lock()
-	for len(keys) > 0 && w.bytes < checkpointChunkBytes {
+	for len(keys) > 0 && w.bytes < j.chunkBytes {
 		k := keys[0]
 		keys = keys[1:]
 		var r *Released

@@ -37,6 +37,15 @@ type Released struct {
 	delivery delivery
 }
 
+// bytes is the payload bytes of the batch's spans.
+func (r *Released) bytes() int64 {
+	var n int64
+	for _, s := range r.Spans {
+		n += int64(s.PayloadSize())
+	}
+	return n
+}
+
 // delivery is a batch's delivery bookkeeping. Memory only: a restart delivers every
 // journaled batch again, from its first attempt.
 type delivery struct {

@@ -125,6 +125,10 @@ func (e *journalExtension) registerGauges() error {
 			o.Observe(e.log.Size())
 			return nil
 		}),
+		e.telemetry.RegisterSpanjournalLiveBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(e.journal.liveBytes())
+			return nil
+		}),
 		e.telemetry.RegisterSpanjournalRecoveryDurationCallback(func(_ context.Context, o metric.Float64Observer) error {
 			o.Observe(e.recovery.Duration.Seconds())
 			return nil

@@ -26,6 +26,9 @@ type Journal struct {
 
 	maxBytes int64
 	now      func() time.Time
+	// chunkBytes bounds the payload bytes one checkpoint chunk restates while it
+	// holds the lock (checkpointChunkBytes; tests make it small).
+	chunkBytes int
 
 	// behind is set when the records of an Update failed to write: memory holds
 	// changes the journal may lack until the next checkpoint restates all live state.
@@ -36,7 +39,7 @@ type Journal struct {
 }
 
 func newJournal(log *wal.Log, maxBytes int64, now func() time.Time) *Journal {
-	return &Journal{st: newState(), log: log, maxBytes: maxBytes, now: now}
+	return &Journal{st: newState(), log: log, maxBytes: maxBytes, now: now, chunkBytes: checkpointChunkBytes}
 }
 
 // Update runs fn under the journal lock, then waits until every record fn queued is
@@ -148,6 +151,13 @@ func (j *Journal) Unclaim(owner any) {
 	if j.emitter == owner {
 		j.emitter = nil
 	}
+}
+
+// liveBytes is the payload bytes of every span the journal holds.
+func (j *Journal) liveBytes() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.st.liveBytes
 }
 
 func (j *Journal) counts() (open, held, released, traces int) {

@@ -195,6 +195,12 @@ type state struct {
 	heldSpans     int
 	releasedSpans int
 	nextBatch     uint64
+	// liveBytes is the payload bytes of every span in traces and released.
+	liveBytes int64
+
+	// strings shares the strings spans repeat (names, services, sessions, clients):
+	// millions of held spans would otherwise each keep a copy.
+	strings internTable
 }
 
 func newState() *state {
@@ -220,6 +226,7 @@ func (st *state) trace(id pcommon.TraceID, create bool) *Trace {
 // put inserts or replaces a span and keeps every counter and index in step. now
 // starts the trace's hold; replay passes the zero time.
 func (st *state) put(s *Span, now time.Time) {
+	st.strings.share(&s.Name, &s.Service, &s.SessionID, &s.Source, &s.Client)
 	t := st.trace(s.TraceID, true)
 	if old := t.Spans[s.SpanID]; old != nil {
 		st.unindex(t, old)
@@ -274,6 +281,7 @@ func (st *state) unindex(t *Trace, s *Span) {
 // account adds (sign 1) or removes (sign -1) a span in the usage of its trace,
 // session and client.
 func (st *state) account(t *Trace, s *Span, sign int) {
+	st.liveBytes += int64(sign * s.PayloadSize())
 	t.usage.add(s, sign)
 	addUsage(st.sessionUsage, s.SessionID, s, sign)
 	if s.Client != "" {
@@ -313,6 +321,7 @@ func (st *state) release(t *Trace, ids []pcommon.SpanID, batch uint64, at time.T
 func (st *state) addReleased(r *Released) {
 	st.released[r.TraceID] = append(st.released[r.TraceID], r)
 	st.releasedSpans += len(r.Spans)
+	st.liveBytes += r.bytes()
 	if r.Batch >= st.nextBatch {
 		st.nextBatch = r.Batch + 1
 	}
@@ -323,6 +332,7 @@ func (st *state) forget(id pcommon.TraceID, batch uint64) {
 	for i, r := range rs {
 		if r.Batch == batch {
 			st.releasedSpans -= len(r.Spans)
+			st.liveBytes -= r.bytes()
 			rs = append(rs[:i], rs[i+1:]...)
 			break
 		}

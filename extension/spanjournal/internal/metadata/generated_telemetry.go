@@ -33,6 +33,7 @@ type TelemetryBuilder struct {
 	SpanjournalCheckpoints      metric.Int64Counter
 	SpanjournalFsyncDuration    metric.Float64Histogram
 	SpanjournalJournalSize      metric.Int64ObservableGauge
+	SpanjournalLiveBytes        metric.Int64ObservableGauge
 	SpanjournalRecordsWritten   metric.Int64Counter
 	SpanjournalRecoveryDuration metric.Float64ObservableGauge
 	SpanjournalRepairs          metric.Int64Counter
@@ -57,6 +58,21 @@ func (builder *TelemetryBuilder) RegisterSpanjournalJournalSizeCallback(cb metri
 		cb(ctx, &observerInt64{inst: builder.SpanjournalJournalSize, obs: o})
 		return nil
 	}, builder.SpanjournalJournalSize)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterSpanjournalLiveBytesCallback sets callback for observable SpanjournalLiveBytes metric.
+func (builder *TelemetryBuilder) RegisterSpanjournalLiveBytesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.SpanjournalLiveBytes, obs: o})
+		return nil
+	}, builder.SpanjournalLiveBytes)
 	if err != nil {
 		return err
 	}
@@ -178,6 +194,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.SpanjournalJournalSize, err = builder.meter.Int64ObservableGauge(
 		"otelcol_spanjournal_journal_size",
 		metric.WithDescription("Bytes of journal segments on disk. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.SpanjournalLiveBytes, err = builder.meter.Int64ObservableGauge(
+		"otelcol_spanjournal_live_bytes",
+		metric.WithDescription("Payload bytes of the spans the journal holds (open, held and released); a checkpoint copies them forward, so the journal's size stays within about twice this. [Development]"),
 		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)

@@ -1,0 +1,30 @@
+package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+
+// maxInterned bounds the intern table. Past it the table starts over: strings
+// already shared stay shared, new ones are shared from then on.
+const maxInterned = 1 << 20
+
+// internTable shares equal strings between spans. A browser trace repeats its
+// session id, client, service and a handful of span names in every one of its
+// hundreds of spans; with payloads on disk those copies would be most of what a held
+// span costs in memory.
+type internTable struct {
+	m map[string]string
+}
+
+// share replaces each string with the table's copy of it.
+func (it *internTable) share(ss ...*string) {
+	if it.m == nil || len(it.m) >= maxInterned {
+		it.m = make(map[string]string, 1024)
+	}
+	for _, s := range ss {
+		if *s == "" {
+			continue
+		}
+		if v, ok := it.m[*s]; ok {
+			*s = v
+			continue
+		}
+		it.m[*s] = *s
+	}
+}
