@@ -109,6 +109,17 @@
 // goroutine. tidwall's reads of older segments from several goroutines race
 // (tidwall/wal issue #34), and Open has just verified every file anyway.
 //
+// # Reading records back
+//
+// Pending.Locations (after Wait) and Replay give the Location of each
+// record's Data: the segment's first index, the byte offset and the length.
+// The committer knows them because it already mirrors tidwall's segment
+// cycling (tailBytes). ReadAt reads such bytes with pread on a descriptor of
+// its own per segment, concurrently with the committer, which only appends.
+// It does not check the record's CRC (it may read a part of a record); Open
+// checked every record written before it. TruncateBefore closes the
+// descriptors of the segments it removes; a Location in them no longer reads.
+//
 // # Compaction
 //
 // The owner compacts by writing a checkpoint of its live state (Submit

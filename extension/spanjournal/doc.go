@@ -11,6 +11,24 @@
 // it returns. Delivery of released batches (what is due, what is in flight, retry
 // backoff, retention) is journal state too: see delivery.go for why.
 //
+// # Payloads stay on disk
+//
+// A span's payload is written once, in its recSpan record, and read back from there:
+// once Update's records are durable (wal.Pending.Locations), the span drops its bytes
+// and keeps only their wal.Location. Journal.Payloads reads them back outside the lock
+// with wal.Log.ReadAt (pread on a descriptor of its own; tidwall's reads of older
+// segments race with its writer, tidwall/wal issue #34); Tx.Payloads reads under it.
+// Replay does not copy payloads either: it keeps the location of each one within the
+// record it read. A location only moves forward (Span.place), to the newest record
+// restating the span.
+//
+// A checkpoint (checkpoint.go) copies every live span and released batch forward,
+// reading payloads back from the older segments, then drops those segments. It
+// restates in chunks, each submitted under the journal lock like an Update, so every
+// record restates the state as of its position in the journal. A reader outside the
+// lock holds Journal.truncating while it reads locations it copied under the lock, and
+// the checkpoint drops segments only with it held for writing.
+//
 // # Journaled and memory-only state
 //
 // Journaled, and rebuilt by replay after a restart:

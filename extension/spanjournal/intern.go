@@ -14,9 +14,7 @@ type internTable struct {
 
 // share replaces each string with the table's copy of it.
 func (it *internTable) share(ss ...*string) {
-	if it.m == nil || len(it.m) >= maxInterned {
-		it.m = make(map[string]string, 1024)
-	}
+	it.reset()
 	for _, s := range ss {
 		if *s == "" {
 			continue
@@ -26,5 +24,26 @@ func (it *internTable) share(ss ...*string) {
 			continue
 		}
 		it.m[*s] = *s
+	}
+}
+
+// of returns the table's copy of b, without allocating when it has one (replay
+// decodes millions of spans that repeat a few strings).
+func (it *internTable) of(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if v, ok := it.m[string(b)]; ok {
+		return v
+	}
+	it.reset()
+	v := string(b)
+	it.m[v] = v
+	return v
+}
+
+func (it *internTable) reset() {
+	if it.m == nil || len(it.m) >= maxInterned {
+		it.m = make(map[string]string, 1024)
 	}
 }

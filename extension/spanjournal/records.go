@@ -279,6 +279,8 @@ type decoder struct {
 	// its length: payloads decoded from it are kept as locations, not copies.
 	at wal.Location
 	n  int
+	// strings, when set, shares the strings decoded (replay: see internTable).
+	strings *internTable
 }
 
 func newDecoder(b []byte, at wal.Location) *decoder { return &decoder{b: b, at: at, n: len(b)} }
@@ -360,4 +362,10 @@ func (d *decoder) time() time.Time {
 	return time.Unix(0, v)
 }
 
-func (d *decoder) string() string { return string(d.take(d.uvarint())) }
+func (d *decoder) string() string {
+	b := d.take(d.uvarint())
+	if d.strings != nil {
+		return d.strings.of(b)
+	}
+	return string(b)
+}

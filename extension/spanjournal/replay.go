@@ -43,6 +43,7 @@ func (j *Journal) replay() (Recovery, error) {
 // location of their payloads rather than a copy (zero: keep copies).
 func (j *Journal) apply(r wal.Record, at wal.Location) error {
 	d := newDecoder(r.Data, at)
+	d.strings = &j.st.strings
 	switch r.Type {
 	case recSpan:
 		s, err := decodeSpan(d)
