@@ -25,8 +25,9 @@ type Config struct {
 	// segments are dropped whole after a checkpoint. Default 20 MiB, at least 64 KiB.
 	SegmentBytes int `mapstructure:"segment_bytes"`
 	// MaxBytes bounds the journal on disk. Past it, requests that would hold more spans
-	// are refused with a retryable error until a checkpoint shrinks it. Default 4 GiB;
-	// 0 disables the bound.
+	// are refused with a retryable error until a checkpoint shrinks it. Default 32 GiB:
+	// the journal holds every held payload and stays within about twice their bytes,
+	// so 10 M held spans of ~700 B need ~15 GiB at the peak; 0 disables the bound.
 	MaxBytes int64 `mapstructure:"max_bytes"`
 	// CheckpointInterval is how often the journal checks whether to checkpoint: rewrite
 	// live state and drop older segments. It does so once the journal has doubled since

@@ -23,7 +23,7 @@ func createDefaultConfig() component.Config {
 		Directory:          "./data/journal",
 		Sync:               wal.SyncAlways,
 		SegmentBytes:       20 << 20,
-		MaxBytes:           4 << 30,
+		MaxBytes:           32 << 30,
 		CheckpointInterval: time.Minute,
 		HTTP:               configoptional.Default(defaultHTTPConfig()),
 	}

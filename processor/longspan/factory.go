@@ -40,7 +40,7 @@ func createDefaultConfig() component.Config {
 		MaxFutureSkew:    time.Hour,
 		Limits: LimitsConfig{
 			MaxOpenSpans:      1_000_000,
-			MaxHeldSpans:      1_000_000,
+			MaxHeldSpans:      10_000_000,
 			MaxReconciledIDs:  1_000_000,
 			MaxSpanBytes:      64 << 10,
 			MaxAttributeDepth: 8,
