@@ -29,6 +29,11 @@ type Config struct {
 	// the journal holds every held payload and stays within about twice their bytes,
 	// so 10 M held spans of ~700 B need ~15 GiB at the peak; 0 disables the bound.
 	MaxBytes int64 `mapstructure:"max_bytes"`
+	// PayloadCacheBytes bounds the span payloads kept in memory after they are
+	// journaled, newest first, so that traces released soon after they arrived are not
+	// read back from disk; older payloads stay only in the journal. Default 64 MiB;
+	// 0 keeps none.
+	PayloadCacheBytes int64 `mapstructure:"payload_cache_bytes"`
 	// CheckpointInterval is how often the journal checks whether to checkpoint: rewrite
 	// live state and drop older segments. It does so once the journal has doubled since
 	// the last checkpoint and holds at least two segments. Default 1m.
@@ -60,6 +65,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_bytes: %d must be 0 (unbounded) or positive", c.MaxBytes))
 	} else if c.MaxBytes > 0 && c.MaxBytes < 4*int64(c.SegmentBytes) {
 		errs = append(errs, fmt.Errorf("max_bytes: %d must be at least 4 × segment_bytes (%d), or 0", c.MaxBytes, 4*int64(c.SegmentBytes)))
+	}
+	if c.PayloadCacheBytes < 0 {
+		errs = append(errs, fmt.Errorf("payload_cache_bytes: %d must be 0 (no cache) or positive", c.PayloadCacheBytes))
 	}
 	if c.CheckpointInterval < time.Second {
 		errs = append(errs, fmt.Errorf("checkpoint_interval: %s must be at least 1s", c.CheckpointInterval))

@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, createDefaultConfig(), c)
 				assert.Equal(t, "./data/journal", c.Directory)
 				assert.Equal(t, wal.SyncAlways, c.Sync)
+				assert.Equal(t, int64(64<<20), c.PayloadCacheBytes)
 				assert.False(t, c.HTTP.HasValue(), "the HTTP view is off unless configured")
 			},
 		},
@@ -40,6 +41,7 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, wal.SyncNever, c.Sync)
 				assert.Equal(t, 1<<20, c.SegmentBytes)
 				assert.Equal(t, int64(100<<20), c.MaxBytes)
+				assert.Zero(t, c.PayloadCacheBytes)
 				assert.Equal(t, 30*time.Second, c.CheckpointInterval)
 				assert.True(t, c.TruncateCorrupt)
 				require.True(t, c.HTTP.HasValue())
@@ -53,6 +55,7 @@ func TestLoadConfig(t *testing.T) {
 				`sync: "sometimes" is not one of "always", "never"`,
 				"segment_bytes: 10 is below the minimum of 65536",
 				"max_bytes: -1 must be 0 (unbounded) or positive",
+				"payload_cache_bytes: -5 must be 0 (no cache) or positive",
 				"checkpoint_interval: 10ms must be at least 1s",
 			},
 		},

@@ -80,7 +80,7 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 		return fmt.Errorf("spanjournal: opening journal in %q: %w%s", e.cfg.Directory, err, truncateCorruptHint(err))
 	}
 	e.log = log
-	e.journal = newJournal(log, e.cfg.MaxBytes, time.Now)
+	e.journal = newJournal(log, e.cfg.MaxBytes, e.cfg.PayloadCacheBytes, time.Now)
 	rec, err := e.journal.replay()
 	if err != nil {
 		_ = log.Close()
@@ -127,6 +127,10 @@ func (e *journalExtension) registerGauges() error {
 		}),
 		e.telemetry.RegisterSpanjournalLiveBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
 			o.Observe(e.journal.liveBytes())
+			return nil
+		}),
+		e.telemetry.RegisterSpanjournalPayloadCacheBytesCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(e.journal.cachedBytes())
 			return nil
 		}),
 		e.telemetry.RegisterSpanjournalRecoveryDurationCallback(func(_ context.Context, o metric.Float64Observer) error {

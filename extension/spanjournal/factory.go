@@ -24,6 +24,7 @@ func createDefaultConfig() component.Config {
 		Sync:               wal.SyncAlways,
 		SegmentBytes:       20 << 20,
 		MaxBytes:           32 << 30,
+		PayloadCacheBytes:  64 << 20,
 		CheckpointInterval: time.Minute,
 		HTTP:               configoptional.Default(defaultHTTPConfig()),
 	}

@@ -29,6 +29,8 @@ type Journal struct {
 	// chunkBytes bounds the payload bytes one checkpoint chunk restates while it
 	// holds the lock (checkpointChunkBytes; tests make it small).
 	chunkBytes int
+	// cache keeps the payloads written last in memory (payload_cache_bytes).
+	cache payloadCache
 
 	// behind is set when the records of an Update failed to write: memory holds
 	// changes the journal may lack until the next checkpoint restates all live state.
@@ -38,8 +40,9 @@ type Journal struct {
 	emitter   any
 }
 
-func newJournal(log *wal.Log, maxBytes int64, now func() time.Time) *Journal {
-	return &Journal{st: newState(), log: log, maxBytes: maxBytes, now: now, chunkBytes: checkpointChunkBytes}
+func newJournal(log *wal.Log, maxBytes, payloadCacheBytes int64, now func() time.Time) *Journal {
+	return &Journal{st: newState(), log: log, maxBytes: maxBytes, now: now, chunkBytes: checkpointChunkBytes,
+		cache: payloadCache{budget: payloadCacheBytes}}
 }
 
 // Update runs fn under the journal lock, then waits until every record fn queued is
@@ -95,6 +98,7 @@ func (j *Journal) place(placed []placement, locs []wal.Location) {
 	defer j.mu.Unlock()
 	for _, p := range placed {
 		p.span.place(locs[p.rec].Slice(p.off, p.n))
+		j.cache.add(p.span)
 	}
 }
 
@@ -151,6 +155,13 @@ func (j *Journal) Unclaim(owner any) {
 	if j.emitter == owner {
 		j.emitter = nil
 	}
+}
+
+// cachedBytes is the payload bytes the payload cache keeps in memory.
+func (j *Journal) cachedBytes() int64 {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.cache.bytes
 }
 
 // liveBytes is the payload bytes of every span the journal holds.

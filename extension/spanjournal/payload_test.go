@@ -58,7 +58,7 @@ func dumpState(t *testing.T, j *Journal) []string {
 
 func TestPayloadsLeaveMemoryOnceDurable(t *testing.T) {
 	dir := t.TempDir()
-	e := startExtension(t, dir, nil)
+	e := startExtension(t, dir, func(c *Config) { c.PayloadCacheBytes = 0 })
 	s := testSpan(1, 1, SpanOpen)
 	s.SetPayload(payloadOf(1, 1))
 	update(t, e, func(tx *Tx) { tx.Put(s, t0) })
@@ -178,4 +178,33 @@ func TestLiveBytesFollowsPutReleaseAndForget(t *testing.T) {
 		return nil
 	}))
 	assert.Equal(t, int64(30), e.journal.liveBytes())
+}
+
+func TestPayloadCacheKeepsTheNewestWithinItsBudget(t *testing.T) {
+	e := startExtension(t, t.TempDir(), func(c *Config) { c.PayloadCacheBytes = 1000 })
+	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+	var spans []*Span
+	for i := 0; i < 5; i++ {
+		s := testSpan(byte(i+1), 1, SpanEnded)
+		s.SetPayload(make([]byte, 300))
+		spans = append(spans, s)
+		require.NoError(t, e.journal.Update(context.Background(), func(tx *Tx) error {
+			tx.Put(s, t0)
+			return nil
+		}))
+	}
+	e.journal.mu.Lock()
+	var inMemory []bool
+	for _, s := range spans {
+		inMemory = append(inMemory, s.payload != nil)
+		assert.False(t, s.at.IsZero(), "every payload is journaled")
+	}
+	e.journal.mu.Unlock()
+	assert.Equal(t, []bool{false, false, true, true, true}, inMemory, "the three newest fit in 1000 bytes")
+	assert.Equal(t, int64(900), e.journal.cachedBytes())
+	got, err := e.journal.Payloads(spans)
+	require.NoError(t, err)
+	for i := range got {
+		assert.Len(t, got[i], 300, "span %d reads back from memory or disk alike", i)
+	}
 }

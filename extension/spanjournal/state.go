@@ -74,16 +74,18 @@ type Span struct {
 	// with the span and by every snapshot round (Tx.NextSnapshotSeq).
 	SnapshotSeq uint32
 
-	// payload holds the bytes while no durable record is known to hold them; at is
-	// where they lie in the journal once one is. Exactly one is set. Both change only
-	// under the journal lock (SetPayload before the span is handed to the journal).
+	// payload holds the bytes while no durable record is known to hold them, or while
+	// the payload cache keeps them (cached); at is where they lie in the journal once
+	// a durable record holds them. At least one is set. They change only under the
+	// journal lock (SetPayload before the span is handed to the journal).
 	payload []byte
 	at      wal.Location
+	cached  bool
 }
 
 // SetPayload sets the span's payload. Call it before the span is passed to Tx.Put;
 // the journal owns b from then on and b must not be modified.
-func (s *Span) SetPayload(b []byte) { s.payload, s.at = b, wal.Location{} }
+func (s *Span) SetPayload(b []byte) { s.payload, s.at, s.cached = b, wal.Location{}, false }
 
 // PayloadSize is the length of the span's payload in bytes.
 func (s *Span) PayloadSize() int {
@@ -98,7 +100,7 @@ func (s *Span) PayloadSize() int {
 // later record, and the earlier one may be truncated away.
 func (s *Span) place(loc wal.Location) {
 	if s.at.IsZero() || s.at.Before(loc) {
-		s.at, s.payload = loc, nil
+		s.at = loc
 	}
 }
 

@@ -25,20 +25,21 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                       metric.Meter
-	mu                          sync.Mutex
-	registrations               []metric.Registration
-	SpanjournalBatchRecords     metric.Int64Histogram
-	SpanjournalBytesWritten     metric.Int64Counter
-	SpanjournalCheckpoints      metric.Int64Counter
-	SpanjournalFsyncDuration    metric.Float64Histogram
-	SpanjournalJournalSize      metric.Int64ObservableGauge
-	SpanjournalLiveBytes        metric.Int64ObservableGauge
-	SpanjournalRecordsWritten   metric.Int64Counter
-	SpanjournalRecoveryDuration metric.Float64ObservableGauge
-	SpanjournalRepairs          metric.Int64Counter
-	SpanjournalSpans            metric.Int64ObservableGauge
-	SpanjournalTracesHeld       metric.Int64ObservableGauge
+	meter                        metric.Meter
+	mu                           sync.Mutex
+	registrations                []metric.Registration
+	SpanjournalBatchRecords      metric.Int64Histogram
+	SpanjournalBytesWritten      metric.Int64Counter
+	SpanjournalCheckpoints       metric.Int64Counter
+	SpanjournalFsyncDuration     metric.Float64Histogram
+	SpanjournalJournalSize       metric.Int64ObservableGauge
+	SpanjournalLiveBytes         metric.Int64ObservableGauge
+	SpanjournalPayloadCacheBytes metric.Int64ObservableGauge
+	SpanjournalRecordsWritten    metric.Int64Counter
+	SpanjournalRecoveryDuration  metric.Float64ObservableGauge
+	SpanjournalRepairs           metric.Int64Counter
+	SpanjournalSpans             metric.Int64ObservableGauge
+	SpanjournalTracesHeld        metric.Int64ObservableGauge
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -73,6 +74,21 @@ func (builder *TelemetryBuilder) RegisterSpanjournalLiveBytesCallback(cb metric.
 		cb(ctx, &observerInt64{inst: builder.SpanjournalLiveBytes, obs: o})
 		return nil
 	}, builder.SpanjournalLiveBytes)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterSpanjournalPayloadCacheBytesCallback sets callback for observable SpanjournalPayloadCacheBytes metric.
+func (builder *TelemetryBuilder) RegisterSpanjournalPayloadCacheBytesCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.SpanjournalPayloadCacheBytes, obs: o})
+		return nil
+	}, builder.SpanjournalPayloadCacheBytes)
 	if err != nil {
 		return err
 	}
@@ -200,6 +216,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.SpanjournalLiveBytes, err = builder.meter.Int64ObservableGauge(
 		"otelcol_spanjournal_live_bytes",
 		metric.WithDescription("Payload bytes of the spans the journal holds (open, held and released); a checkpoint copies them forward, so the journal's size stays within about twice this. [Development]"),
+		metric.WithUnit("By"),
+	)
+	errs = errors.Join(errs, err)
+	builder.SpanjournalPayloadCacheBytes, err = builder.meter.Int64ObservableGauge(
+		"otelcol_spanjournal_payload_cache_bytes",
+		metric.WithDescription("Payload bytes kept in memory after they were journaled (payload_cache_bytes bounds it). [Development]"),
 		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
