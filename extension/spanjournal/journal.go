@@ -118,19 +118,27 @@ func (j *Journal) Payloads(spans []*Span) ([][]byte, error) {
 	return out, j.readPayloads(spans, out, locs)
 }
 
-// readPayloads fills the nil entries of out from locs.
+// readPayloads fills the nil entries of out from locs. Payloads that lie close
+// together in one segment (a trace's spans written in the same batches) are read
+// with one pread (readRuns).
 func (j *Journal) readPayloads(spans []*Span, out [][]byte, locs []wal.Location) error {
-	var errs []error
+	var want []int
 	for i := range out {
-		if out[i] != nil || locs[i].IsZero() {
-			continue
+		if out[i] == nil && !locs[i].IsZero() {
+			want = append(want, i)
 		}
-		b, err := j.log.ReadAt(locs[i])
-		if err != nil {
-			errs = append(errs, fmt.Errorf("span %s/%s: %w", spans[i].TraceID, spans[i].SpanID, err))
-			continue
+	}
+	var errs []error
+	for _, run := range readRuns(want, locs) {
+		b, err := j.log.ReadAt(run.loc)
+		for _, i := range run.members {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("span %s/%s: %w", spans[i].TraceID, spans[i].SpanID, err))
+				continue
+			}
+			off := int(locs[i].Offset - run.loc.Offset)
+			out[i] = b[off : off+int(locs[i].Size) : off+int(locs[i].Size)]
 		}
-		out[i] = b
 	}
 	return errors.Join(errs...)
 }

@@ -84,7 +84,8 @@ func TestPayloadsLeaveMemoryOnceDurable(t *testing.T) {
 // live.
 func TestCheckpointUnderConcurrentUpdates(t *testing.T) {
 	dir := t.TempDir()
-	e := startExtension(t, dir, func(c *Config) { c.SegmentBytes = 64 << 10 })
+	// No payload cache: the checkpoint reads every payload back from disk.
+	e := startExtension(t, dir, func(c *Config) { c.SegmentBytes, c.PayloadCacheBytes = 64<<10, 0 })
 	e.journal.chunkBytes = 2 << 10
 	rng := rand.New(rand.NewPCG(1, 2))
 	n := 0
