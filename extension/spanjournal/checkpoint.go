@@ -161,7 +161,7 @@ func (j *Journal) checkpointReleased(ctx context.Context, keys []releasedKey) ([
 // not in memory. The journal lock must be held.
 func (j *Journal) payloadLocked(s *Span) ([]byte, error) {
 	if s.payload != nil || s.at.IsZero() {
-		return s.payload, nil
+		return s.inMemory(), nil
 	}
 	b, err := j.log.ReadAt(s.at)
 	if err != nil {

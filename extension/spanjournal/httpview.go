@@ -98,8 +98,8 @@ func (j *Journal) view(limit int, recoveredAt time.Time) View {
 			if s.State == SpanOpen {
 				v.OpenSpans = append(v.OpenSpans, OpenSpanView{
 					TraceID: s.TraceID.String(), SpanID: s.SpanID.String(), Name: s.Name,
-					Service: s.Service, SessionID: s.SessionID, OpenSince: s.Start.UTC(),
-					LastSeen: s.LastSeen.UTC(), Source: s.Source, Snapshots: s.SnapshotSeq,
+					Service: s.Service(), SessionID: s.SessionID(), OpenSince: s.Start().UTC(),
+					LastSeen: s.LastSeen().UTC(), Source: s.Source(), Snapshots: s.SnapshotSeq,
 				})
 			}
 		}

@@ -47,3 +47,22 @@ func (it *internTable) reset() {
 		it.m = make(map[string]string, 1024)
 	}
 }
+
+// share makes s use the table's copies of its name and origin.
+func (st *state) share(s *Span) {
+	st.strings.share(&s.Name)
+	if s.origin == nil {
+		return
+	}
+	if o, ok := st.origins[*s.origin]; ok {
+		s.origin = o
+		return
+	}
+	if st.origins == nil || len(st.origins) >= maxInterned {
+		st.origins = make(map[Origin]*Origin, 1024)
+	}
+	o := *s.origin
+	st.strings.share(&o.Service, &o.SessionID, &o.Source, &o.Client)
+	s.origin = &o
+	st.origins[o] = s.origin
+}

@@ -112,7 +112,7 @@ func (j *Journal) Payloads(spans []*Span) ([][]byte, error) {
 	locs := make([]wal.Location, len(spans))
 	j.mu.Lock()
 	for i, s := range spans {
-		out[i], locs[i] = s.payload, s.at
+		out[i], locs[i] = s.inMemory(), s.at
 	}
 	j.mu.Unlock()
 	return out, j.readPayloads(spans, out, locs)

@@ -40,17 +40,20 @@ func startExtension(t *testing.T, dir string, mutate func(*Config)) *journalExte
 }
 
 func testSpan(trace byte, span byte, st SpanState) *Span {
-	return &Span{
+	s := &Span{
 		TraceID: pcommon.TraceID{trace, 1}, SpanID: pcommon.SpanID{span, 2}, ParentID: pcommon.SpanID{},
-		State: st, Name: fmt.Sprintf("span-%d-%d", trace, span), Service: "web-shop", SessionID: "s-1",
-		Source: "otlp_open_span", Start: t0, FirstSeen: t0.Add(time.Second), LastSeen: t0.Add(2 * time.Second),
-		IdleTimeout: 15 * time.Second, SnapshotSeq: 7, payload: []byte{1, 2, 3, byte(span)}, Client: "127.0.0.9",
+		State: st, Name: fmt.Sprintf("span-%d-%d", trace, span),
+		IdleTimeout: 15 * time.Second, SnapshotSeq: 7,
 	}
+	s.SetOrigin(Origin{Service: "web-shop", SessionID: "s-1", Source: "otlp_open_span", Client: "127.0.0.9"})
+	s.SetTimes(t0, t0.Add(time.Second), t0.Add(2*time.Second))
+	s.SetPayload([]byte{1, 2, 3, span})
+	return s
 }
 
 // encodeTestSpan encodes s with its in-memory payload.
 func encodeTestSpan(s *Span) []byte {
-	b, _ := encodeSpan(nil, s, s.payload)
+	b, _ := encodeSpan(nil, s, s.inMemory())
 	return b
 }
 
@@ -59,8 +62,6 @@ func TestSpanEncodingRoundTrips(t *testing.T) {
 		in := testSpan(1, 2, st)
 		got, err := decodeSpan(&decoder{b: encodeTestSpan(in)})
 		require.NoError(t, err)
-		assert.Equal(t, in.Start.UnixNano(), got.Start.UnixNano())
-		got.Start, got.FirstSeen, got.LastSeen = in.Start, in.FirstSeen, in.LastSeen
 		assert.Equal(t, in, got)
 	}
 }
@@ -69,12 +70,12 @@ func TestSpanFormat1StillDecodes(t *testing.T) {
 	in := testSpan(1, 2, SpanOpen)
 	b := encodeTestSpan(in)
 	// Format 1 is format 2 without the trailing client.
-	b = b[:len(b)-1-len(in.Client)]
+	b = b[:len(b)-1-len(in.Client())]
 	b[0] = spanFormat1
 	got, err := decodeSpan(&decoder{b: b})
 	require.NoError(t, err)
-	assert.Empty(t, got.Client)
-	assert.Equal(t, in.payload, got.payload)
+	assert.Empty(t, got.Client())
+	assert.Equal(t, in.inMemory(), got.inMemory())
 }
 
 func TestUsageFollowsEveryChange(t *testing.T) {
@@ -82,7 +83,7 @@ func TestUsageFollowsEveryChange(t *testing.T) {
 	open := testSpan(1, 1, SpanOpen)
 	st.put(open, t0)
 	other := testSpan(2, 1, SpanOpen)
-	other.SessionID, other.Client = "", ""
+	other.SetOrigin(Origin{Service: "web-shop"})
 	st.put(other, t0)
 	ended := *open
 	ended.State = SpanEnded
@@ -157,7 +158,7 @@ func TestReplayRestoresOpenHeldAndReleasedState(t *testing.T) {
 		assert.Equal(t, "span-2-1", due[0].Spans[0].Name)
 		s := tx.Trace(pcommon.TraceID{1, 1}).Spans[pcommon.SpanID{1, 2}]
 		assert.Equal(t, uint32(7), s.SnapshotSeq)
-		assert.Equal(t, t0.Add(2*time.Second).UnixNano(), s.LastSeen.UnixNano())
+		assert.Equal(t, t0.Add(2*time.Second).UnixNano(), s.LastSeen().UnixNano())
 		assert.Len(t, tx.SessionSpans("s-1"), 1, "the session index is rebuilt")
 	})
 }
@@ -202,7 +203,7 @@ func TestOpenSpansView(t *testing.T) {
 	update(t, e, func(tx *Tx) {
 		tx.Put(testSpan(1, 1, SpanOpen), t0)
 		older := testSpan(2, 1, SpanOpen)
-		older.Start = t0.Add(-time.Hour)
+		older.SetTimes(t0.Add(-time.Hour), older.FirstSeen(), older.LastSeen())
 		tx.Put(older, t0)
 		tx.Put(testSpan(1, 2, SpanEnded), t0)
 	})

@@ -41,8 +41,9 @@ func benchHeldSpanMemory(b *testing.B, spans int) {
 		session := fmt.Sprintf("session-%d", n)
 		require.NoError(b, e.journal.Update(context.Background(), func(tx *Tx) error {
 			for i := 0; i < perTrace && n < spans; i, n = i+1, n+1 {
-				s := &Span{TraceID: trace, State: SpanEnded, Name: "GET /api/items", Service: "web-shop",
-					SessionID: session, Source: "otlp", Client: "127.0.1.1", Start: t0, FirstSeen: t0, LastSeen: t0}
+				s := &Span{TraceID: trace, State: SpanEnded, Name: "GET /api/items"}
+				s.SetOrigin(Origin{Service: "web-shop", SessionID: session, Source: "otlp", Client: "127.0.1.1"})
+				s.SetTimes(t0, t0, t0)
 				binary.BigEndian.PutUint64(s.SpanID[:], uint64(i+1))
 				if i == 0 {
 					s.State, s.Name = SpanOpen, "page.session"

@@ -26,13 +26,13 @@ func (c *payloadCache) add(s *Span) {
 		return
 	}
 	s.cached = true
-	c.bytes += int64(len(s.payload))
+	c.bytes += int64(len(*s.payload))
 	c.queue = append(c.queue, s)
 	for c.bytes > c.budget && c.head < len(c.queue) {
 		old := c.queue[c.head]
 		c.queue[c.head] = nil
 		c.head++
-		c.bytes -= int64(len(old.payload))
+		c.bytes -= int64(len(*old.payload))
 		old.payload, old.cached = nil, false
 	}
 	if c.head > len(c.queue)/2 && c.head > 1024 {

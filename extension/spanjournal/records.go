@@ -53,19 +53,20 @@ func encodeSpan(dst []byte, s *Span, payload []byte) ([]byte, int) {
 	dst = append(dst, s.SpanID[:]...)
 	dst = append(dst, s.ParentID[:]...)
 	dst = append(dst, byte(s.State))
-	dst = appendTime(dst, s.Start)
-	dst = appendTime(dst, s.FirstSeen)
-	dst = appendTime(dst, s.LastSeen)
+	dst = binary.AppendVarint(dst, s.start)
+	dst = binary.AppendVarint(dst, s.firstSeen)
+	dst = binary.AppendVarint(dst, s.lastSeen)
 	dst = binary.AppendVarint(dst, int64(s.IdleTimeout))
 	dst = binary.AppendUvarint(dst, uint64(s.SnapshotSeq))
 	dst = appendString(dst, s.Name)
-	dst = appendString(dst, s.Service)
-	dst = appendString(dst, s.SessionID)
-	dst = appendString(dst, s.Source)
+	o := s.origin0()
+	dst = appendString(dst, o.Service)
+	dst = appendString(dst, o.SessionID)
+	dst = appendString(dst, o.Source)
 	dst = binary.AppendUvarint(dst, uint64(len(payload)))
 	off := len(dst)
 	dst = append(dst, payload...)
-	return appendString(dst, s.Client), off
+	return appendString(dst, o.Client), off
 }
 
 func decodeSpan(d *decoder) (*Span, error) {
@@ -78,26 +79,30 @@ func decodeSpan(d *decoder) (*Span, error) {
 	d.bytes(s.SpanID[:])
 	d.bytes(s.ParentID[:])
 	s.State = SpanState(d.byte())
-	s.Start = d.time()
-	s.FirstSeen = d.time()
-	s.LastSeen = d.time()
+	s.start = d.varint()
+	s.firstSeen = d.varint()
+	s.lastSeen = d.varint()
 	s.IdleTimeout = time.Duration(d.varint())
 	s.SnapshotSeq = uint32(d.uvarint())
 	s.Name = d.string()
-	s.Service = d.string()
-	s.SessionID = d.string()
-	s.Source = d.string()
+	var o Origin
+	o.Service = d.string()
+	o.SessionID = d.string()
+	o.Source = d.string()
 	// Replay reads a whole segment into memory, which a long-lived span must not
 	// keep alive: the span keeps where its payload lies, or a copy when the record
 	// has no location (decoded outside replay).
 	off := d.offset()
 	if p := d.take(d.uvarint()); d.at.IsZero() {
-		s.payload = bytes.Clone(p)
+		s.SetPayload(bytes.Clone(p))
 	} else if d.err == nil {
 		s.at = d.at.Slice(off+uvarintLen(len(p)), len(p))
 	}
 	if format == spanFormat {
-		s.Client = d.string()
+		o.Client = d.string()
+	}
+	if o != (Origin{}) {
+		s.origin = &o
 	}
 	if d.err != nil {
 		return nil, d.err

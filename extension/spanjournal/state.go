@@ -46,51 +46,135 @@ func (s SpanState) String() string {
 // journal returns is read-only: a processor changes a span by building a new one and
 // passing it to Tx.Put, or through another Tx method, so that the indexes, the
 // counters and the journal stay in step.
+//
+// The layout is kept small on purpose (144 bytes): a gateway holds millions of spans
+// (every span of a page session's trace until the page ends). Times are Unix
+// nanoseconds behind accessors, and the strings a session's spans repeat are one
+// shared Origin.
 type Span struct {
 	TraceID  pcommon.TraceID
 	SpanID   pcommon.SpanID
 	ParentID pcommon.SpanID
 	State    SpanState
+	cached   bool // the payload cache holds payload
+	// SnapshotSeq is the number of the last snapshot emitted for the span. Journaled
+	// with the span and by every snapshot round (Tx.NextSnapshotSeq).
+	SnapshotSeq uint32
 
-	Name      string
+	Name string
+	// origin is shared by the spans of a session once they are put; it is replaced,
+	// never changed (SetOrigin, SetSource).
+	origin *Origin
+
+	// start, firstSeen, lastSeen: see Start, FirstSeen, LastSeen; 0 is the zero time.
+	start, firstSeen, lastSeen int64
+	// IdleTimeout overrides the processor's idle_timeout for this span (a heartbeat
+	// frequency × factor); zero means the default.
+	IdleTimeout time.Duration
+
+	// payload holds the bytes while no durable record is known to hold them, or while
+	// the payload cache keeps them (cached); at is where they lie in the journal once
+	// a durable record holds them. At least one is set. They change only under the
+	// journal lock (SetPayload before the span is handed to the journal).
+	// payload points to the bytes (8 bytes here instead of a 24-byte slice header,
+	// for the millions of spans whose payload is only on disk).
+	payload *[]byte
+	at      wal.Location
+}
+
+// Origin is where a span comes from: what the spans of one page or app session
+// share.
+type Origin struct {
 	Service   string
 	SessionID string
 	Source    string
 	// Client is the address the span was last reported from (the processor's client
 	// key for quotas and the session rule); empty when not known.
 	Client string
+}
 
-	// Start is the client's start time of the span.
-	Start time.Time
-	// FirstSeen is when the collector first received the span.
-	FirstSeen time.Time
-	// LastSeen is when the client last reported the span: the end time of a
-	// reconciliation.
-	LastSeen time.Time
-	// IdleTimeout overrides the processor's idle_timeout for this span (a heartbeat
-	// frequency × factor); zero means the default.
-	IdleTimeout time.Duration
-	// SnapshotSeq is the number of the last snapshot emitted for the span. Journaled
-	// with the span and by every snapshot round (Tx.NextSnapshotSeq).
-	SnapshotSeq uint32
+// SetOrigin sets the span's service, session, source and client.
+func (s *Span) SetOrigin(o Origin) { s.origin = &o }
 
-	// payload holds the bytes while no durable record is known to hold them, or while
-	// the payload cache keeps them (cached); at is where they lie in the journal once
-	// a durable record holds them. At least one is set. They change only under the
-	// journal lock (SetPayload before the span is handed to the journal).
-	payload []byte
-	at      wal.Location
-	cached  bool
+// SetSource changes the span's source (a copy of its origin with another source).
+func (s *Span) SetSource(source string) {
+	o := s.origin0()
+	o.Source = source
+	s.origin = &o
+}
+
+func (s *Span) origin0() Origin {
+	if s.origin == nil {
+		return Origin{}
+	}
+	return *s.origin
+}
+
+// Service is the service.name of the span's resource.
+func (s *Span) Service() string { return s.origin0().Service }
+
+// SessionID is the span's session id; empty when it has none.
+func (s *Span) SessionID() string { return s.origin0().SessionID }
+
+// Source is the input that reported the span (otlp_open_span, heartbeat_log, ...).
+func (s *Span) Source() string { return s.origin0().Source }
+
+// Client is the address the span was last reported from; empty when not known.
+func (s *Span) Client() string { return s.origin0().Client }
+
+// Start is the client's start time of the span.
+func (s *Span) Start() time.Time { return fromNanos(s.start) }
+
+// FirstSeen is when the collector first received the span.
+func (s *Span) FirstSeen() time.Time { return fromNanos(s.firstSeen) }
+
+// LastSeen is when the client last reported the span: the end time of a
+// reconciliation.
+func (s *Span) LastSeen() time.Time { return fromNanos(s.lastSeen) }
+
+// SetTimes sets Start, FirstSeen and LastSeen.
+func (s *Span) SetTimes(start, firstSeen, lastSeen time.Time) {
+	s.start, s.firstSeen, s.lastSeen = toNanos(start), toNanos(firstSeen), toNanos(lastSeen)
+}
+
+// SetFirstSeen sets FirstSeen.
+func (s *Span) SetFirstSeen(t time.Time) { s.firstSeen = toNanos(t) }
+
+func toNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // SetPayload sets the span's payload. Call it before the span is passed to Tx.Put;
 // the journal owns b from then on and b must not be modified.
-func (s *Span) SetPayload(b []byte) { s.payload, s.at, s.cached = b, wal.Location{}, false }
+func (s *Span) SetPayload(b []byte) {
+	s.payload, s.at, s.cached = nil, wal.Location{}, false
+	if b != nil {
+		s.payload = &b
+	}
+}
+
+// inMemory returns the payload if memory holds it, else nil.
+func (s *Span) inMemory() []byte {
+	if s.payload == nil {
+		return nil
+	}
+	return *s.payload
+}
 
 // PayloadSize is the length of the span's payload in bytes.
 func (s *Span) PayloadSize() int {
 	if s.payload != nil {
-		return len(s.payload)
+		return len(*s.payload)
 	}
 	return int(s.at.Size)
 }
@@ -203,6 +287,7 @@ type state struct {
 	// strings shares the strings spans repeat (names, services, sessions, clients):
 	// millions of held spans would otherwise each keep a copy.
 	strings internTable
+	origins map[Origin]*Origin
 }
 
 func newState() *state {
@@ -228,7 +313,7 @@ func (st *state) trace(id pcommon.TraceID, create bool) *Trace {
 // put inserts or replaces a span and keeps every counter and index in step. now
 // starts the trace's hold; replay passes the zero time.
 func (st *state) put(s *Span, now time.Time) {
-	st.strings.share(&s.Name, &s.Service, &s.SessionID, &s.Source, &s.Client)
+	st.share(s)
 	t := st.trace(s.TraceID, true)
 	if old := t.Spans[s.SpanID]; old != nil {
 		st.unindex(t, old)
@@ -237,11 +322,11 @@ func (st *state) put(s *Span, now time.Time) {
 	st.account(t, s, 1)
 	if s.State == SpanOpen {
 		st.openSpans++
-		if s.SessionID != "" {
-			m := st.sessions[s.SessionID]
+		if s.SessionID() != "" {
+			m := st.sessions[s.SessionID()]
 			if m == nil {
 				m = map[SpanKey]struct{}{}
-				st.sessions[s.SessionID] = m
+				st.sessions[s.SessionID()] = m
 			}
 			m[SpanKey{s.TraceID, s.SpanID}] = struct{}{}
 		}
@@ -269,10 +354,10 @@ func (st *state) unindex(t *Trace, s *Span) {
 	st.account(t, s, -1)
 	if s.State == SpanOpen {
 		st.openSpans--
-		if m := st.sessions[s.SessionID]; m != nil {
+		if m := st.sessions[s.SessionID()]; m != nil {
 			delete(m, SpanKey{s.TraceID, s.SpanID})
 			if len(m) == 0 {
-				delete(st.sessions, s.SessionID)
+				delete(st.sessions, s.SessionID())
 			}
 		}
 		return
@@ -285,9 +370,9 @@ func (st *state) unindex(t *Trace, s *Span) {
 func (st *state) account(t *Trace, s *Span, sign int) {
 	st.liveBytes += int64(sign * s.PayloadSize())
 	t.usage.add(s, sign)
-	addUsage(st.sessionUsage, s.SessionID, s, sign)
-	if s.Client != "" {
-		addUsage(st.clientUsage, s.Client, s, sign)
+	addUsage(st.sessionUsage, s.SessionID(), s, sign)
+	if s.Client() != "" {
+		addUsage(st.clientUsage, s.Client(), s, sign)
 	}
 }
 

@@ -93,7 +93,7 @@ func (tx *Tx) Payloads(spans []*Span) ([][]byte, error) {
 	out := make([][]byte, len(spans))
 	locs := make([]wal.Location, len(spans))
 	for i, s := range spans {
-		out[i], locs[i] = s.payload, s.at
+		out[i], locs[i] = s.inMemory(), s.at
 	}
 	return out, tx.j.readPayloads(spans, out, locs)
 }

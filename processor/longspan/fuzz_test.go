@@ -254,8 +254,8 @@ func spanStateOf(t testing.TB, tx *spanjournal.Tx, s *spanjournal.Span) spanStat
 	require.NoError(t, err)
 	return spanState{
 		Trace: s.TraceID.String(), Span: s.SpanID.String(), Parent: s.ParentID.String(), State: s.State.String(),
-		Name: s.Name, Service: s.Service, Session: s.SessionID, Source: s.Source, Client: s.Client,
-		Start: nanos(s.Start), FirstSeen: nanos(s.FirstSeen), LastSeen: nanos(s.LastSeen),
+		Name: s.Name, Service: s.Service(), Session: s.SessionID(), Source: s.Source(), Client: s.Client(),
+		Start: nanos(s.Start()), FirstSeen: nanos(s.FirstSeen()), LastSeen: nanos(s.LastSeen()),
 		IdleTimeout: s.IdleTimeout, SnapshotSeq: s.SnapshotSeq, Payload: bytes.Clone(payloads[0]),
 	}
 }

@@ -184,13 +184,14 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 		return
 	}
 	if old != nil {
-		s.FirstSeen, s.SnapshotSeq = old.FirstSeen, old.SnapshotSeq
+		s.SetFirstSeen(old.FirstSeen())
+		s.SnapshotSeq = old.SnapshotSeq
 		res.receive(outcomeEnded)
 	} else {
 		res.receive(outcomeHeld)
 	}
 	if it.interrupted {
-		s.Source = sourceEmbrace
+		s.SetSource(sourceEmbrace)
 	}
 	tx.Put(s, now)
 	if it.span.ParentSpanID().IsEmpty() {
@@ -232,9 +233,11 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 	if !ok {
 		return
 	}
-	s.Source, s.IdleTimeout = it.source, it.idleTimeout
+	s.SetSource(it.source)
+	s.IdleTimeout = it.idleTimeout
 	if old != nil {
-		s.FirstSeen, s.SnapshotSeq = old.FirstSeen, old.SnapshotSeq
+		s.SetFirstSeen(old.FirstSeen())
+		s.SnapshotSeq = old.SnapshotSeq
 		if s.IdleTimeout == 0 { // an update without a frequency keeps the one it had
 			s.IdleTimeout = old.IdleTimeout
 		}
@@ -317,10 +320,10 @@ func (p *longspanProcessor) newSpan(it *item, now time.Time, st spanjournal.Span
 	}
 	s := &spanjournal.Span{
 		TraceID: it.traceID, SpanID: it.spanID, ParentID: it.span.ParentSpanID(), State: st,
-		Name: it.span.Name(), Service: service, SessionID: it.session,
-		Start: it.span.StartTimestamp().AsTime(), FirstSeen: now, LastSeen: now,
-		Client: it.client,
+		Name: it.span.Name(),
 	}
+	s.SetOrigin(spanjournal.Origin{Service: service, SessionID: it.session, Client: it.client})
+	s.SetTimes(it.span.StartTimestamp().AsTime(), now, now)
 	s.SetPayload(payload)
 	return s, true
 }

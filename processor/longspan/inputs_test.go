@@ -355,7 +355,7 @@ func (h *harness) openSpan(t *testing.T) struct {
 			for _, s := range tr.Spans {
 				if s.State == spanjournal.SpanOpen {
 					n++
-					out.Source, out.IdleTimeout = s.Source, s.IdleTimeout
+					out.Source, out.IdleTimeout = s.Source(), s.IdleTimeout
 				}
 			}
 		})

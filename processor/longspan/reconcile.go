@@ -17,7 +17,7 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 	case reasonIdleTimeout:
 		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", p.idleTimeout(s))
 	case reasonSessionEnded:
-		return fmt.Sprintf("longspan: session %q started again or ended while this span was open; closed at the time it was last seen", s.SessionID)
+		return fmt.Sprintf("longspan: session %q started again or ended while this span was open; closed at the time it was last seen", s.SessionID())
 	case reasonMaxDuration:
 		return fmt.Sprintf("longspan: open longer than max_duration (%s); closed at the time it was last seen", p.cfg.MaxDuration)
 	case reasonParentReconciled:
@@ -47,14 +47,14 @@ func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.
 		}
 		// The idle clock runs from the last report, or from this processor's start
 		// when that is later: the collector's own downtime is not client silence.
-		idleSince := s.LastSeen
+		idleSince := s.LastSeen()
 		if p.startedAt.After(idleSince) {
 			idleSince = p.startedAt
 		}
 		switch {
 		case silence.Sub(idleSince) >= p.idleTimeout(s):
 			p.reconcile(tx, t, s, reasonIdleTimeout, now, res)
-		case now.Sub(s.Start) >= p.cfg.MaxDuration:
+		case now.Sub(s.Start()) >= p.cfg.MaxDuration:
 			p.reconcile(tx, t, s, reasonMaxDuration, now, res)
 		}
 	}
@@ -97,9 +97,9 @@ func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.
 // closeSpan turns the last known copy of an open span into its reconciled version:
 // it ends when the client was last seen (never "now"), with status Error.
 func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, reason string, now time.Time, res *ruleResult) {
-	end := s.LastSeen
-	if end.Before(s.Start) {
-		end = s.Start
+	end := s.LastSeen()
+	if end.Before(s.Start()) {
+		end = s.Start()
 	}
 	closed := *s
 	closed.State = spanjournal.SpanReconciled
@@ -111,9 +111,9 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		attrs := span.Attributes()
 		attrs.PutStr(attrState, stateReconciled)
 		attrs.PutStr(attrCloseReason, reason)
-		setTime(attrs, attrLastSeen, s.LastSeen)
-		if s.Source != "" {
-			attrs.PutStr(attrSource, s.Source)
+		setTime(attrs, attrLastSeen, s.LastSeen())
+		if s.Source() != "" {
+			attrs.PutStr(attrSource, s.Source())
 		}
 	})
 	if err != nil {
@@ -131,7 +131,7 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 	tx.RememberReconciled(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, now)
 	res.reconcile(s.TraceID, reason)
 	p.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
-		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen))
+		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen()))
 }
 
 // editPayload decodes a stored payload (read with readErr), edits it and encodes it
@@ -158,10 +158,10 @@ func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now t
 		cutoff = it.span.EndTimestamp().AsTime()
 	}
 	for _, s := range tx.SessionSpans(it.session) {
-		if s.TraceID == it.traceID || !s.Start.Before(cutoff) {
+		if s.TraceID == it.traceID || !s.Start().Before(cutoff) {
 			continue
 		}
-		if p.cfg.Quotas.SessionRuleSameClient && it.client != "" && s.Client != "" && s.Client != it.client {
+		if p.cfg.Quotas.SessionRuleSameClient && it.client != "" && s.Client() != "" && s.Client() != it.client {
 			// Knowing a session id is not enough to close the session's spans: only
 			// the client that reports them may. They keep their idle deadline.
 			res.untrustedSession++

@@ -26,8 +26,8 @@ func (p *longspanProcessor) takeSnapshots(tx *spanjournal.Tx, now time.Time) []s
 	var snaps []snapshotOf
 	tx.Traces(func(t *spanjournal.Trace) {
 		for _, s := range t.Spans {
-			if s.State == spanjournal.SpanOpen && now.Sub(s.Start) >= p.cfg.Snapshot.MinAge {
-				snaps = append(snaps, snapshotOf{span: s, seq: tx.NextSnapshotSeq(s), lastSeen: s.LastSeen})
+			if s.State == spanjournal.SpanOpen && now.Sub(s.Start()) >= p.cfg.Snapshot.MinAge {
+				snaps = append(snaps, snapshotOf{span: s, seq: tx.NextSnapshotSeq(s), lastSeen: s.LastSeen()})
 			}
 		}
 	})
@@ -52,8 +52,8 @@ func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []snapshotO
 			attrs.PutStr(attrState, stateSnapshot)
 			attrs.PutInt(attrSnapshotSeq, int64(sn.seq))
 			setTime(attrs, attrLastSeen, sn.lastSeen)
-			if sn.span.Source != "" {
-				attrs.PutStr(attrSource, sn.span.Source)
+			if sn.span.Source() != "" {
+				attrs.PutStr(attrSource, sn.span.Source())
 			}
 		})
 		p.reportUndecodable(errs)
