@@ -115,7 +115,7 @@ type LimitsConfig struct {
 	MaxOpenSpans int `mapstructure:"max_open_spans"`
 	// MaxHeldSpans bounds the ended spans held for traces that are not complete.
 	// Default 10,000,000: a held span's payload stays in the journal, memory keeps
-	// about 350 bytes of index per span (3.5 GB at the limit).
+	// about 175 bytes of index per span (1.75 GB at the limit).
 	MaxHeldSpans int `mapstructure:"max_held_spans"`
 	// MaxReconciledIDs bounds the reconciled span ids remembered for
 	// supersede_window; past it the oldest are forgotten and counted. Default 1,000,000.
