@@ -95,24 +95,49 @@ type releasedKey struct {
 }
 
 // checkpointTraces restates the spans of the first traces (up to about
-// Journal.chunkBytes of payloads) and returns the traces left.
+// Journal.chunkBytes of payloads) and returns the traces left. The payloads are read
+// back outside the journal lock (only this checkpoint truncates, at its end, so the
+// locations stay valid); the records are built and submitted under it, from the
+// state as it is then. A span put in between is left out: its own record follows the
+// marker.
 func (j *Journal) checkpointTraces(ctx context.Context, traces []pcommon.TraceID) ([]pcommon.TraceID, error) {
-	var w chunkWriter
+	var chunk []pcommon.TraceID
+	var spans []*Span
+	bytes := 0
 	j.mu.Lock()
-	for len(traces) > 0 && w.bytes < j.chunkBytes {
+	for len(traces) > 0 && bytes < j.chunkBytes {
 		t := j.st.traces[traces[0]]
 		traces = traces[1:]
 		if t == nil {
 			continue
 		}
+		chunk = append(chunk, t.ID)
 		for _, s := range t.Spans {
-			payload, err := j.payloadLocked(s)
-			if err != nil {
-				j.mu.Unlock()
-				return nil, err
+			spans = append(spans, s)
+			bytes += s.PayloadSize()
+		}
+	}
+	payloads, locs := payloadRefs(spans)
+	j.mu.Unlock()
+	if err := j.readPayloads(spans, payloads, locs); err != nil {
+		return nil, fmt.Errorf("reading back payloads: %w", err)
+	}
+	read := make(map[*Span][]byte, len(spans))
+	for i, s := range spans {
+		read[s] = payloads[i]
+	}
+	var w chunkWriter
+	j.mu.Lock()
+	for _, id := range chunk {
+		t := j.st.traces[id]
+		if t == nil {
+			continue
+		}
+		for _, s := range t.Spans {
+			if payload, ok := read[s]; ok {
+				rec, off := spanRecord(s, payload)
+				w.add(rec, placement{span: s, off: off, n: len(payload)})
 			}
-			rec, off := spanRecord(s, payload)
-			w.add(rec, placement{span: s, off: off, n: len(payload)})
 		}
 	}
 	pending := w.submit(j)
@@ -121,40 +146,55 @@ func (j *Journal) checkpointTraces(ctx context.Context, traces []pcommon.TraceID
 }
 
 // checkpointReleased restates the first released batches (up to about
-// Journal.chunkBytes of payloads) and returns the batches left.
+// Journal.chunkBytes of payloads) and returns the batches left. A released batch
+// never changes, so its payloads are read outside the lock like checkpointTraces'.
 func (j *Journal) checkpointReleased(ctx context.Context, keys []releasedKey) ([]releasedKey, error) {
-	var w chunkWriter
+	var batches []*Released
+	var spans []*Span
+	bytes := 0
 	j.mu.Lock()
-	for len(keys) > 0 && w.bytes < j.chunkBytes {
+	for len(keys) > 0 && bytes < j.chunkBytes {
 		k := keys[0]
 		keys = keys[1:]
-		var r *Released
-		for _, b := range j.st.released[k.trace] {
-			if b.Batch == k.batch {
-				r = b
+		if r := j.st.releasedBatch(k.trace, k.batch); r != nil {
+			batches = append(batches, r)
+			spans = append(spans, r.Spans...)
+			bytes += int(r.bytes())
+		}
+	}
+	payloads, locs := payloadRefs(spans)
+	j.mu.Unlock()
+	if err := j.readPayloads(spans, payloads, locs); err != nil {
+		return nil, fmt.Errorf("reading back payloads: %w", err)
+	}
+	var w chunkWriter
+	j.mu.Lock()
+	for _, r := range batches {
+		n := len(r.Spans)
+		if j.st.releasedBatch(r.TraceID, r.Batch) == r {
+			rec, offs := releasedBatchRecord(r, payloads[:n])
+			ps := make([]placement, n)
+			for i, s := range r.Spans {
+				ps[i] = placement{span: s, off: offs[i], n: len(payloads[i])}
 			}
+			w.add(rec, ps...)
 		}
-		if r == nil {
-			continue
-		}
-		payloads := make([][]byte, len(r.Spans))
-		for i, s := range r.Spans {
-			var err error
-			if payloads[i], err = j.payloadLocked(s); err != nil {
-				j.mu.Unlock()
-				return nil, err
-			}
-		}
-		rec, offs := releasedBatchRecord(r, payloads)
-		ps := make([]placement, len(r.Spans))
-		for i, s := range r.Spans {
-			ps[i] = placement{span: s, off: offs[i], n: len(payloads[i])}
-		}
-		w.add(rec, ps...)
+		payloads = payloads[n:]
 	}
 	pending := w.submit(j)
 	j.mu.Unlock()
 	return keys, w.wait(ctx, j, pending)
+}
+
+// payloadRefs copies, under the journal lock, what reading the payloads of spans
+// needs: the bytes memory holds, else the location.
+func payloadRefs(spans []*Span) ([][]byte, []wal.Location) {
+	out := make([][]byte, len(spans))
+	locs := make([]wal.Location, len(spans))
+	for i, s := range spans {
+		out[i], locs[i] = s.inMemory(), s.at
+	}
+	return out, locs
 }
 
 // payloadLocked returns a span's payload, reading it back from the journal if it is

@@ -25,7 +25,8 @@
 // A checkpoint (checkpoint.go) copies every live span and released batch forward,
 // reading payloads back from the older segments, then drops those segments. It
 // restates in chunks, each submitted under the journal lock like an Update, so every
-// record restates the state as of its position in the journal. A reader outside the
+// record restates the state as of its position in the journal; a chunk's payloads are
+// read back before, outside the lock, so ingestion does not wait on the disk. A reader outside the
 // lock holds Journal.truncating while it reads locations it copied under the lock, and
 // the checkpoint drops segments only with it held for writing.
 //

@@ -108,12 +108,8 @@ func (j *Journal) place(placed []placement, locs []wal.Location) {
 func (j *Journal) Payloads(spans []*Span) ([][]byte, error) {
 	j.truncating.RLock()
 	defer j.truncating.RUnlock()
-	out := make([][]byte, len(spans))
-	locs := make([]wal.Location, len(spans))
 	j.mu.Lock()
-	for i, s := range spans {
-		out[i], locs[i] = s.inMemory(), s.at
-	}
+	out, locs := payloadRefs(spans)
 	j.mu.Unlock()
 	return out, j.readPayloads(spans, out, locs)
 }

@@ -405,6 +405,16 @@ func (st *state) release(t *Trace, ids []pcommon.SpanID, batch uint64, at time.T
 	return r
 }
 
+// releasedBatch returns the released batch of a trace with this number, or nil.
+func (st *state) releasedBatch(id pcommon.TraceID, batch uint64) *Released {
+	for _, r := range st.released[id] {
+		if r.Batch == batch {
+			return r
+		}
+	}
+	return nil
+}
+
 func (st *state) addReleased(r *Released) {
 	st.released[r.TraceID] = append(st.released[r.TraceID], r)
 	st.releasedSpans += len(r.Spans)

@@ -90,11 +90,7 @@ func (tx *Tx) Put(s *Span, now time.Time) {
 // only under the lock), at the cost of holding it for the reads: Journal.Payloads
 // reads outside it.
 func (tx *Tx) Payloads(spans []*Span) ([][]byte, error) {
-	out := make([][]byte, len(spans))
-	locs := make([]wal.Location, len(spans))
-	for i, s := range spans {
-		out[i], locs[i] = s.inMemory(), s.at
-	}
+	out, locs := payloadRefs(spans)
 	return out, tx.j.readPayloads(spans, out, locs)
 }
 
