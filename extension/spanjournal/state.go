@@ -200,6 +200,8 @@ type Trace struct {
 	graceUntil time.Time
 	// usage counts the spans in Spans.
 	usage Usage
+	// open indexes the open spans of Spans (openindex.go); nil when none.
+	open map[pcommon.SpanID]*Span
 }
 
 // OpenSpans returns how many spans of the trace are still open.
@@ -288,6 +290,9 @@ type state struct {
 	// millions of held spans would otherwise each keep a copy.
 	strings internTable
 	origins map[Origin]*Origin
+
+	// idx indexes open spans and changed traces for the timed rules (openindex.go).
+	idx timedIndex
 }
 
 func newState() *state {
@@ -320,7 +325,9 @@ func (st *state) put(s *Span, now time.Time) {
 	}
 	t.Spans[s.SpanID] = s
 	st.account(t, s, 1)
+	st.idx.changed(st, t.ID)
 	if s.State == SpanOpen {
+		st.idx.addOpen(t, s)
 		st.openSpans++
 		if s.SessionID() != "" {
 			m := st.sessions[s.SessionID()]
@@ -352,7 +359,9 @@ func (st *state) remove(t *Trace, s *Span) {
 
 func (st *state) unindex(t *Trace, s *Span) {
 	st.account(t, s, -1)
+	st.idx.changed(st, t.ID)
 	if s.State == SpanOpen {
+		st.idx.removeOpen(t, s)
 		st.openSpans--
 		if m := st.sessions[s.SessionID()]; m != nil {
 			delete(m, SpanKey{s.TraceID, s.SpanID})

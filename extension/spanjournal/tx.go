@@ -96,7 +96,10 @@ func (tx *Tx) Payloads(spans []*Span) ([][]byte, error) {
 
 // SetGrace makes t wait until until for the parent of its ended spans (parent_grace);
 // the zero time ends the wait. Memory only: see Trace.GraceUntil.
-func (tx *Tx) SetGrace(t *Trace, until time.Time) { t.graceUntil = until }
+func (tx *Tx) SetGrace(t *Trace, until time.Time) {
+	t.graceUntil = until
+	tx.j.st.idx.changed(tx.j.st, t.ID)
+}
 
 // NextSnapshotSeq numbers the next snapshot of s. The numbers of one Update are
 // journaled together, in one small record (no payloads), so numbering goes on across a

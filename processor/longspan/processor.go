@@ -46,6 +46,13 @@ type longspanProcessor struct {
 	// nextSnapshot is when the next round of snapshots is due; touched by the tick
 	// goroutine only.
 	nextSnapshot time.Time
+	// snapRound is the snapshot round in progress, paced over the ticks of
+	// snapshot.interval (snapshot.go); tick goroutine only.
+	snapRound snapshotRound
+
+	// deadlines indexes when the timed rules next act on each trace (deadlines.go);
+	// built by the first tick, touched by the tick under the journal lock only.
+	deadlines *deadlines
 
 	stop chan struct{}
 	wg   sync.WaitGroup

@@ -38,12 +38,15 @@ func (p *longspanProcessor) idleTimeout(s *spanjournal.Span) time.Duration {
 }
 
 // reconcileExpired reconciles the open spans of t whose client went quiet or that ran
-// longer than max_duration (the timed rules).
+// longer than max_duration (the timed rules). The tick calls it only for traces whose
+// deadline (deadlines.go) is due; it visits their open spans only.
 func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
 	silence := p.silenceClock(now)
-	for _, s := range t.Spans {
-		if s.State != spanjournal.SpanOpen {
-			continue
+	var open []*spanjournal.Span
+	tx.OpenSpansOf(t, func(s *spanjournal.Span) { open = append(open, s) })
+	for _, s := range open {
+		if t.Spans[s.SpanID] != s || s.State != spanjournal.SpanOpen {
+			continue // closed meanwhile as a descendant of an earlier one
 		}
 		// The idle clock runs from the last report, or from this processor's start
 		// when that is later: the collector's own downtime is not client silence.
@@ -71,11 +74,11 @@ func (p *longspanProcessor) reconcile(tx *spanjournal.Tx, t *spanjournal.Trace, 
 // that the client ended as interrupted.
 func (p *longspanProcessor) closeDescendants(tx *spanjournal.Tx, t *spanjournal.Trace, root pcommon.SpanID, now time.Time, res *ruleResult) {
 	children := map[pcommon.SpanID][]*spanjournal.Span{}
-	for _, c := range t.Spans {
-		if c.State == spanjournal.SpanOpen && !c.ParentID.IsEmpty() {
+	tx.OpenSpansOf(t, func(c *spanjournal.Span) {
+		if !c.ParentID.IsEmpty() {
 			children[c.ParentID] = append(children[c.ParentID], c)
 		}
-	}
+	})
 	// children was built from the spans before any was closed; delete marks a parent
 	// done, so a parent loop in bad input cannot make this run forever.
 	queue := []pcommon.SpanID{root}

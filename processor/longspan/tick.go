@@ -2,6 +2,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -12,30 +13,27 @@ import (
 // traces that completed or held too long, delivery of released traces (and their
 // retries), forgetting traces past tail sampling, and snapshots. Only the journal's
 // emitter runs it.
+//
+// Its cost does not grow with what is held: the rules run only on the traces whose
+// deadline is due (deadlines.go) and the snapshots of a round are taken a slice of the
+// open spans per tick (snapshot.go). longspan.tick.duration records how long the
+// journal update took (the rules, the snapshots taken and the journal write).
 func (p *longspanProcessor) tick(ctx context.Context) {
 	now := p.clock.Now()
-	snapshotDue := p.cfg.Snapshot.Interval > 0 && !now.Before(p.nextSnapshot)
-	if snapshotDue {
-		p.nextSnapshot = now.Add(p.cfg.Snapshot.Interval)
-	}
 	var res ruleResult
 	var due []*spanjournal.Released
 	var snaps []snapshotOf
 	var evicted int
+	began := time.Now()
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
-		tx.Traces(func(t *spanjournal.Trace) {
-			p.reconcileExpired(tx, t, now, &res)
-			p.releaseDue(tx, t, now, &res)
-		})
-		p.releaseComplete(tx, &res, now)
-		if snapshotDue {
-			snaps = p.takeSnapshots(tx, now)
-		}
+		p.runTimedRules(tx, now, &res)
+		snaps = p.takeSnapshots(tx, now)
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
 		_, evicted = tx.ForgetReconciled(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
 		return nil
 	})
+	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
 	if evicted > 0 {
 		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
 		p.logger.Warn("Forgot reconciled span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span",

@@ -41,6 +41,7 @@ type TelemetryBuilder struct {
 	LongspanSpansReleasedEarly   metric.Int64Counter
 	LongspanSpansResent          metric.Int64Counter
 	LongspanSpansSuperseding     metric.Int64Counter
+	LongspanTickDuration         metric.Float64Histogram
 	LongspanTracesReleased       metric.Int64Counter
 }
 
@@ -161,6 +162,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_longspan_spans_superseding",
 		metric.WithDescription("Real ends of spans the collector had reconciled, emitted as the authoritative version. [Development]"),
 		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanTickDuration, err = builder.meter.Float64Histogram(
+		"otelcol_longspan_tick_duration",
+		metric.WithDescription("Duration of one timed-rules pass (a tick's journal update, the journal write included). [Development]"),
+		metric.WithUnit("ms"),
+		metric.WithExplicitBucketBoundaries([]float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanTracesReleased, err = builder.meter.Int64Counter(

@@ -34,6 +34,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansReleasedEarly.Add(context.Background(), 1)
 	tb.LongspanSpansResent.Add(context.Background(), 1)
 	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
+	tb.LongspanTickDuration.Record(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
 	AssertEqualLongspanHeartbeatsRerouted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -79,6 +80,9 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanSpansSuperseding(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanTickDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTracesReleased(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},

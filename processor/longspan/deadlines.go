@@ -1,0 +1,290 @@
+package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+
+import (
+	"math"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+)
+
+// The deadline index makes the timed rules O(changes): instead of walking every held
+// trace each tick, the tick pops the traces whose next deadline passed and runs the
+// rules (reconcileExpired, releaseDue) on those only.
+//
+// A trace's deadlines are measured on three clocks, one min-heap each:
+//
+//   - the silence clock (silenceClock: the wall clock, or the watermark): the idle
+//     deadline of each open span, max(LastSeen, startedAt) + its idle timeout;
+//   - the wall clock: max_duration of each open span (Start + max_duration), and
+//     max_trace_hold of a trace holding ended spans next to open ones (HeldSince, or
+//     startedAt after a restart, + max_trace_hold);
+//   - the grace clock (graceClock): a trace with nothing open is released once its
+//     parent_grace is over (GraceUntil; none set: at once).
+//
+// Invalidation is lazy: the journal records every trace whose spans, hold or grace
+// changed (Tx.TakeChanged, whoever changed it: a request, a logs-pipeline instance,
+// the tick itself); the tick recomputes those traces' deadlines and pushes the ones
+// that moved. cur holds each trace's current deadline per clock; a popped entry that
+// differs from it is stale and skipped. When stale entries outnumber live ones (plus
+// a constant) the heaps are rebuilt from cur.
+
+const (
+	clockSilence = iota
+	clockWall
+	clockGrace
+	numClocks
+)
+
+// noDeadline means a trace has nothing due on a clock.
+const noDeadline = math.MaxInt64
+
+// staleSlack is how many stale entries the heaps keep beyond the live ones before
+// they are rebuilt.
+const staleSlack = 1024
+
+type deadlineEntry struct {
+	at int64
+	id pcommon.TraceID
+}
+
+// deadlineHeap is a min-heap of entries by at.
+type deadlineHeap []deadlineEntry
+
+func (h *deadlineHeap) push(e deadlineEntry) {
+	*h = append(*h, e)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		parent := (i - 1) / 2
+		if s[parent].at <= s[i].at {
+			break
+		}
+		s[parent], s[i] = s[i], s[parent]
+		i = parent
+	}
+}
+
+func (h *deadlineHeap) pop() deadlineEntry {
+	s := *h
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	*h = s[:last]
+	h.down(0)
+	return top
+}
+
+func (h deadlineHeap) down(i int) {
+	n := len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			return
+		}
+		m := l
+		if r := l + 1; r < n && h[r].at < h[l].at {
+			m = r
+		}
+		if h[i].at <= h[m].at {
+			return
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+}
+
+// deadlines is the index; touched under the journal lock by the emitter's tick only.
+type deadlines struct {
+	heaps [numClocks]deadlineHeap
+	cur   map[pcommon.TraceID][numClocks]int64
+	// live counts the entries of cur that are not noDeadline: the heaps hold each of
+	// them once, and stale entries besides.
+	live int
+}
+
+func newDeadlines() *deadlines {
+	return &deadlines{cur: map[pcommon.TraceID][numClocks]int64{}}
+}
+
+// entries is how many entries the heaps hold, live and stale.
+func (d *deadlines) entries() int {
+	n := 0
+	for c := range d.heaps {
+		n += len(d.heaps[c])
+	}
+	return n
+}
+
+// set makes next the deadlines of trace id, pushing those that moved.
+func (d *deadlines) set(id pcommon.TraceID, next [numClocks]int64) {
+	old, ok := d.cur[id]
+	if !ok {
+		old = [numClocks]int64{noDeadline, noDeadline, noDeadline}
+	}
+	none := true
+	for c := range next {
+		if next[c] != noDeadline {
+			none = false
+		}
+		if next[c] == old[c] {
+			continue
+		}
+		if old[c] != noDeadline {
+			d.live--
+		}
+		if next[c] != noDeadline {
+			d.live++
+			d.heaps[c].push(deadlineEntry{at: next[c], id: id})
+		}
+	}
+	if none {
+		delete(d.cur, id)
+	} else {
+		d.cur[id] = next
+	}
+	d.compact()
+}
+
+// popDue calls fn for every trace whose deadline on clock c is at or before now,
+// and clears that deadline (the caller computes the trace's next one).
+func (d *deadlines) popDue(c int, now int64, fn func(id pcommon.TraceID)) {
+	h := &d.heaps[c]
+	for len(*h) > 0 && (*h)[0].at <= now {
+		e := h.pop()
+		cur, ok := d.cur[e.id]
+		if !ok || cur[c] != e.at {
+			continue // stale
+		}
+		cur[c] = noDeadline
+		d.live--
+		d.cur[e.id] = cur
+		fn(e.id)
+	}
+}
+
+// compact rebuilds the heaps from cur when stale entries outnumber live ones by more
+// than staleSlack: the heaps stay within 2 × live + staleSlack entries, amortized
+// O(1) per push.
+func (d *deadlines) compact() {
+	if d.entries() <= 2*d.live+staleSlack {
+		return
+	}
+	for c := range d.heaps {
+		d.heaps[c] = d.heaps[c][:0]
+	}
+	for id, cur := range d.cur {
+		for c, at := range cur {
+			if at != noDeadline {
+				d.heaps[c] = append(d.heaps[c], deadlineEntry{at: at, id: id})
+			}
+		}
+	}
+	for c := range d.heaps {
+		h := d.heaps[c]
+		for i := len(h)/2 - 1; i >= 0; i-- {
+			h.down(i)
+		}
+	}
+}
+
+// deadlineNanos is t in Unix nanoseconds, clamped to what an int64 holds (the far
+// future stays before noDeadline).
+func deadlineNanos(t time.Time) int64 {
+	switch {
+	case t.Year() < 1678:
+		return math.MinInt64
+	case t.Year() > 2261:
+		return noDeadline - 1
+	}
+	return t.UnixNano()
+}
+
+// traceDeadlines is when the timed rules next have something to do for t, on each
+// clock: exactly the instants at which reconcileExpired or releaseDue would act
+// (nil t: nothing).
+func (p *longspanProcessor) traceDeadlines(tx *spanjournal.Tx, t *spanjournal.Trace) [numClocks]int64 {
+	next := [numClocks]int64{noDeadline, noDeadline, noDeadline}
+	if t == nil || len(t.Spans) == 0 {
+		return next
+	}
+	open := t.OpenSpans()
+	if open == 0 {
+		// releaseDue: complete once the grace clock reaches GraceUntil.
+		next[clockGrace] = math.MinInt64
+		if g := t.GraceUntil(); !g.IsZero() {
+			next[clockGrace] = deadlineNanos(g)
+		}
+		return next
+	}
+	tx.OpenSpansOf(t, func(s *spanjournal.Span) {
+		idleSince := s.LastSeen()
+		if p.startedAt.After(idleSince) {
+			idleSince = p.startedAt
+		}
+		next[clockSilence] = min(next[clockSilence], deadlineNanos(idleSince.Add(p.idleTimeout(s))))
+		next[clockWall] = min(next[clockWall], deadlineNanos(s.Start().Add(p.cfg.MaxDuration)))
+	})
+	if len(t.Spans) > open {
+		heldSince := t.HeldSince()
+		if heldSince.IsZero() {
+			heldSince = p.startedAt
+		}
+		next[clockWall] = min(next[clockWall], deadlineNanos(heldSince.Add(p.cfg.MaxTraceHold)))
+	}
+	return next
+}
+
+// indexChanged brings the index up to date with the traces changed since the last
+// call: all of them on this processor's first tick (what was recovered, or held while
+// another processor was the emitter) and when the journal lost track.
+func (p *longspanProcessor) indexChanged(tx *spanjournal.Tx) {
+	first := p.deadlines == nil // this processor's first tick: index everything once
+	if first {
+		p.deadlines = newDeadlines()
+	}
+	d := p.deadlines
+	all := tx.TakeChanged(func(id pcommon.TraceID) {
+		d.set(id, p.traceDeadlines(tx, tx.Trace(id)))
+	})
+	if all || first {
+		tx.Traces(func(t *spanjournal.Trace) { d.set(t.ID, p.traceDeadlines(tx, t)) })
+	}
+}
+
+// dueTraces returns the traces for which a timed rule may act now, each once.
+func (p *longspanProcessor) dueTraces(now time.Time) []pcommon.TraceID {
+	var due []pcommon.TraceID
+	seen := map[pcommon.TraceID]struct{}{}
+	add := func(id pcommon.TraceID) {
+		if _, ok := seen[id]; !ok {
+			seen[id] = struct{}{}
+			due = append(due, id)
+		}
+	}
+	p.deadlines.popDue(clockSilence, deadlineNanos(p.silenceClock(now)), add)
+	p.deadlines.popDue(clockWall, deadlineNanos(now), add)
+	p.deadlines.popDue(clockGrace, deadlineNanos(p.graceClock(now)), add)
+	return due
+}
+
+// runTimedRules is the timed part of a tick: the rules for every trace with a
+// deadline due, then the release of what they completed, then the index brought up
+// to date with what changed.
+func (p *longspanProcessor) runTimedRules(tx *spanjournal.Tx, now time.Time, res *ruleResult) {
+	p.indexChanged(tx)
+	due := p.dueTraces(now)
+	for _, id := range due {
+		if t := tx.Trace(id); t != nil {
+			p.reconcileExpired(tx, t, now, res)
+			p.releaseDue(tx, t, now, res)
+		}
+	}
+	p.releaseComplete(tx, res, now)
+	// A due trace the rules left unchanged still needs its next deadline.
+	for _, id := range due {
+		p.deadlines.set(id, p.traceDeadlines(tx, tx.Trace(id)))
+	}
+	p.indexChanged(tx)
+}
