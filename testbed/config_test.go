@@ -23,6 +23,7 @@ func TestLongspanOverlayOnlyTunesTheDefault(t *testing.T) {
 		"quotas-off":   {Mode: Longspan, Overlay: quotasOff()},
 		"abuse-direct": {Mode: Longspan, Overlay: abuseQuotas.overlay("")},
 		"abuse-proxy":  {Mode: Longspan, Overlay: abuseQuotas.overlay(abuseHeader)},
+		"held-scale":   heldScaleParams(t),
 	} {
 		p.Endpoints = harness.Endpoints{GRPC: "127.0.0.1:1", HTTP: "127.0.0.1:2", Health: "127.0.0.1:3", JournalHTTP: "127.0.0.1:4", MetricsPort: 5}
 		p.JournalDir = dir
@@ -45,4 +46,19 @@ func TestLongspanOverlayOnlyTunesTheDefault(t *testing.T) {
 			t.Errorf("%s: %d config files %v, want %d", name, len(files), files, want)
 		}
 	}
+}
+
+// heldScaleParams is held_scale's collector with every limit raised that it may raise.
+func heldScaleParams(t *testing.T) CollectorParams {
+	h := &hsRun{plan: newHSPlan(1000, 1), raised: map[string]any{}}
+	var err error
+	if h.shipped, _, err = readShipped(); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"max_open_spans", "max_held_spans", "max_journal_bytes", "quota_per_client_held", "quota_no_session_bytes"} {
+		for k, v := range h.raiseFor(l) {
+			h.raised[k] = v
+		}
+	}
+	return h.params()
 }

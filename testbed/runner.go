@@ -34,19 +34,20 @@ type Options struct {
 	OverloadLimit int
 	AbuseSessions int           // abuse: legit sessions per round
 	AbuseWindow   time.Duration // abuse: the legit sessions start over this window
+	HeldSpans     int64         // held_scale: held spans to build (open roots + ended children)
 	Log           io.Writer
 }
 
 func QuickOptions() Options {
 	return Options{Quick: true, Seed: 6, Sessions: 240, SessionWindow: 12 * time.Second, Workers: 8, Rounds: 1,
 		Warmup: time.Second, Measure: 4 * time.Second, Kills: 8, BaselineKills: 4, RecoverySpans: 50000, OverloadLimit: 5000,
-		AbuseSessions: 150, AbuseWindow: 10 * time.Second}
+		AbuseSessions: 150, AbuseWindow: 10 * time.Second, HeldSpans: 200000}
 }
 
 func FullOptions() Options {
 	return Options{Seed: 6, Sessions: 1500, SessionWindow: 60 * time.Second, Workers: 8, Rounds: 3,
 		Warmup: 2 * time.Second, Measure: 15 * time.Second, Kills: 25, BaselineKills: 20, RecoverySpans: 1000000, OverloadLimit: 20000,
-		AbuseSessions: 500, AbuseWindow: 30 * time.Second}
+		AbuseSessions: 500, AbuseWindow: 30 * time.Second, HeldSpans: 10000000}
 }
 
 // Check is one invariant of the run.
@@ -80,6 +81,7 @@ type Results struct {
 	Overload     *OverloadResult     `json:"overload,omitempty"`
 	ScaleOut     *ScaleOutResult     `json:"scale_out,omitempty"`
 	Abuse        *AbuseResult        `json:"abuse,omitempty"`
+	HeldScale    *HeldScaleResult    `json:"held_scale,omitempty"`
 	Checks       []Check             `json:"invariants"`
 	Errors       []string            `json:"errors,omitempty"`
 	Targets      []Check             `json:"targets"`
@@ -192,6 +194,7 @@ func Run(o Options) (*Results, error) {
 	step("throughput", func() (err error) { r.res.Throughput, err = r.scenarioThroughput(); return })
 	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOut(); return })
 	step("abuse", func() (err error) { r.res.Abuse, err = r.scenarioAbuse(); return })
+	step("held_scale", func() (err error) { r.res.HeldScale, err = r.scenarioHeldScale(); return })
 	r.res.DurationSec = round1(time.Since(start).Seconds())
 	r.targets()
 	if o.OutDir != "" {
@@ -228,6 +231,9 @@ func (r *Runner) targets() {
 			fmt.Sprintf("%.3f%% of %d; direct %.3f%%, proxy %.3f%%", o.LegitAcceptancePct, o.LegitSpansOffered, a.Direct.LegitAcceptancePct, a.Proxy.LegitAcceptancePct)})
 		*t = append(*t, Check{"abuse: legit kept traces 100% complete (both rounds)", o.LegitKept > 0 && o.LegitKeptCompletePct == 100 && o.LegitAckedMissing == 0,
 			fmt.Sprintf("%.1f%% of %d kept, %d acked spans missing", o.LegitKeptCompletePct, o.LegitKept, o.LegitAckedMissing)})
+	}
+	if hs := r.res.HeldScale; hs != nil {
+		*t = append(*t, heldScaleTargets(hs)...)
 	}
 	if r.o.Quick {
 		*t = append(*t, Check{"(quick run: reduced sizes; the targets apply to the full run)", false, "see make testbed"})

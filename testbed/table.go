@@ -150,6 +150,9 @@ func PrintTable(w io.Writer, res *Results) {
 		}
 	}
 	_ = tw.Flush()
+	if hs := res.HeldScale; hs != nil {
+		printHeldScale(w, hs)
+	}
 	fmt.Fprintf(w, "\n## invariants\n")
 	for _, c := range res.Checks {
 		fmt.Fprintf(w, "  [%s] %s — %s\n", okStr(c.OK), c.Name, c.Detail)

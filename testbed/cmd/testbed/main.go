@@ -26,7 +26,8 @@ func main() {
 	quick := flag.Bool("quick", false, "reduced run (the one make testbed-quick / make test use)")
 	full := flag.Bool("full", false, "full run (default)")
 	out := flag.String("out", "testbed/results", "directory for latest.json")
-	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out,abuse")
+	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out,abuse,held_scale")
+	heldSpans := flag.Int64("held-spans", 0, "held_scale: held spans to build (default: 200000 quick, 10000000 full)")
 	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
 	flag.Parse()
 	_ = full
@@ -39,6 +40,9 @@ func main() {
 		o.Bin = "_build/otelcol-longspan"
 	}
 	o.OutDir, o.WorkDir = *out, *work
+	if *heldSpans > 0 {
+		o.HeldSpans = *heldSpans
+	}
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}
