@@ -41,7 +41,7 @@ UNIT_FLAGS   ?= -race -count=1 -timeout $(UNIT_TIMEOUT)
 E2E_FLAGS    ?= -count=1 -timeout $(E2E_TIMEOUT) -v
 
 # Our components live in the root module; the binary depends on all non-test Go sources of it.
-COMPONENT_DIRS := wal extension processor internal pkg
+COMPONENT_DIRS := wal extension processor connector internal pkg
 # (All non-test files, so //go:embed'ed assets count too.)
 GO_SOURCES := $(shell find $(COMPONENT_DIRS) -type f -not -name '*_test.go' -not -path '*/testdata/*' 2>/dev/null)
 # Records which manifest / ocb / Go built the binary; rewritten (forcing a rebuild) when that changes,

@@ -34,7 +34,7 @@ type CollectorParams struct {
 	JournalMax    int64 // 0 = unbounded
 	NumTraces     int
 	// NoRouting (longspan only, diagnostic): otlp → longspan → tail_sampling → backend,
-	// without the forward/filter snapshot routing.
+	// without the snapshot_router connector.
 	NoRouting bool
 	// Overlay (longspan only) sets more of the default config's keys, path ("::"
 	// separated, as harness.Overlay.Set) to value, after everything else.
@@ -127,7 +127,7 @@ func (p CollectorParams) longspanOverlay() harness.Overlay {
 // noRoutingPipelines is the diagnostic NoRouting variant, the only configuration that
 // replaces the default's service::pipelines wholesale (written after a file that sets them
 // to null, since maps merge): otlp → memory_limiter → longspan → tail_sampling → backend,
-// without the forward/filter snapshot routing, to measure what the routing costs.
+// without the snapshot_router connector. to measure what the routing costs.
 func noRoutingPipelines() harness.Overlay {
 	return harness.Overlay{}.
 		Set("service::pipelines::traces", map[string]any{

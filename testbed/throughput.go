@@ -42,7 +42,7 @@ type WorkloadThroughput struct {
 	Workers     int            `json:"concurrent_clients"`
 	MeasureSecs float64        `json:"measure_s_per_round"`
 	Rounds      int            `json:"rounds"`
-	// Diagnostic: longspan without the forward/filter snapshot routing (saturated only).
+	// Diagnostic: longspan without the snapshot routing (saturated only).
 	LongspanNoRouting *ModeThroughput `json:"longspan_without_snapshot_routing,omitempty"`
 }
 

@@ -9,12 +9,11 @@ import (
 
 // Component names shared by every rendered gateway.
 const (
-	forwardSample = "forward/sample"
-	forwardLive   = "forward/live"
-	dropSnapshots = "filter/drop_snapshots"
-	onlySnapshots = "filter/only_snapshots"
-	logsExporter  = "debug/logs"
-	probeExt      = "watermarkprobe"
+	// snapshotRouter sends snapshot spans to traces/live and every other span to
+	// traces/sample (tail_sampling), moving each span to one of them, never cloning.
+	snapshotRouter = "snapshot_router"
+	logsExporter   = "debug/logs"
+	probeExt       = "watermarkprobe"
 )
 
 // m is a YAML mapping under construction.
@@ -47,10 +46,6 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 			"spans":    d.probeSpans(),
 		}
 		extNames = append(extNames, probeExt)
-	}
-	fanOut := []string{forwardSample}
-	if len(d.Live) > 0 {
-		fanOut = append(fanOut, forwardLive)
 	}
 	for _, s := range g.Shards {
 		sn := d.ShardName(s)
@@ -85,7 +80,7 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 			lp["quotas"] = q
 		}
 		procs["longspan/s"+sn] = lp
-		pipes["traces/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": fanOut}
+		pipes["traces/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": []string{snapshotRouter}}
 		pipes["logs/s"+sn] = m{"receivers": []string{"otlp/s" + sn}, "processors": []string{"longspan/s" + sn}, "exporters": []string{logsExporter}}
 		if d.Front.GRPC != "" {
 			// load_balancing hashes a log record's trace id unlike a span's: a heartbeat
@@ -98,19 +93,19 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 		recv["otlp/standby"] = m{"protocols": m{"grpc": m{"endpoint": "127.0.0.1:0"}}}
 		pipes["traces/standby"] = m{"receivers": []string{"otlp/standby"}, "exporters": []string{logsExporter}}
 	} else {
-		procs[dropSnapshots] = m{"error_mode": "ignore", "trace_conditions": []string{`span.attributes["longspan.state"] == "snapshot"`}}
 		ts := maps.Clone(d.TailSampling)
 		if ts == nil {
 			ts = m{"policies": []m{{"name": "keep-everything", "type": "always_sample"}}}
 		}
 		procs["tail_sampling"] = ts
-		conns[forwardSample] = nil
-		pipes["traces/sample"] = m{"receivers": []string{forwardSample}, "processors": []string{dropSnapshots, "tail_sampling"}, "exporters": d.Sampled}
+		// Snapshots never reach tail_sampling: without live exporters they are dropped.
+		router := m{"default_pipelines": []string{"traces/sample"}}
+		pipes["traces/sample"] = m{"receivers": []string{snapshotRouter}, "processors": []string{"tail_sampling"}, "exporters": d.Sampled}
 		if len(d.Live) > 0 {
-			procs[onlySnapshots] = m{"error_mode": "ignore", "trace_conditions": []string{`span.attributes["longspan.state"] != "snapshot"`}}
-			conns[forwardLive] = nil
-			pipes["traces/live"] = m{"receivers": []string{forwardLive}, "processors": []string{onlySnapshots}, "exporters": d.Live}
+			router["snapshot_pipelines"] = []string{"traces/live"}
+			pipes["traces/live"] = m{"receivers": []string{snapshotRouter}, "exporters": d.Live}
 		}
+		conns[snapshotRouter] = router
 	}
 	cfg := m{
 		"extensions": ext,

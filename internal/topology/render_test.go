@@ -50,9 +50,15 @@ func TestGatewayServesEachOfItsShards(t *testing.T) {
 	}
 	_, other := at(t, cfg, "receivers").(map[string]any)["otlp/s00"]
 	assert.False(t, other, "a gateway serves only its own shards")
-	assert.Equal(t, []any{"filter/drop_snapshots", "tail_sampling"}, at(t, cfg, "service", "pipelines", "traces/sample", "processors"),
-		"snapshots never reach tail_sampling")
-	assert.Equal(t, []any{"forward/live"}, at(t, cfg, "service", "pipelines", "traces/live", "receivers"))
+	// Snapshots never reach tail_sampling: the router sends them to traces/live only.
+	assert.Equal(t, []any{"tail_sampling"}, at(t, cfg, "service", "pipelines", "traces/sample", "processors"))
+	assert.Equal(t, []any{"snapshot_router"}, at(t, cfg, "service", "pipelines", "traces/sample", "receivers"))
+	assert.Equal(t, []any{"snapshot_router"}, at(t, cfg, "service", "pipelines", "traces/live", "receivers"))
+	assert.Equal(t, []any{"traces/sample"}, at(t, cfg, "connectors", "snapshot_router", "default_pipelines"))
+	assert.Equal(t, []any{"traces/live"}, at(t, cfg, "connectors", "snapshot_router", "snapshot_pipelines"))
+	for _, s := range []string{"04", "05", "06", "07"} {
+		assert.Equal(t, []any{"snapshot_router"}, at(t, cfg, "service", "pipelines", "traces/s"+s, "exporters"))
+	}
 	assert.Equal(t, "front:4317", at(t, cfg, "extensions", "watermarkprobe", "endpoint"))
 	assert.Equal(t, 64, at(t, cfg, "extensions", "watermarkprobe", "spans"), "8 probe spans per shard by default")
 	assert.Equal(t, "none", at(t, cfg, "service", "telemetry", "metrics", "level"), "no two collectors on a host claim :8888")
