@@ -127,7 +127,7 @@ func (p CollectorParams) longspanOverlay() harness.Overlay {
 // noRoutingPipelines is the diagnostic NoRouting variant, the only configuration that
 // replaces the default's service::pipelines wholesale (written after a file that sets them
 // to null, since maps merge): otlp → memory_limiter → longspan → tail_sampling → backend,
-// without the snapshot_router connector. to measure what the routing costs.
+// without the snapshot_router connector, to measure what the routing costs.
 func noRoutingPipelines() harness.Overlay {
 	return harness.Overlay{}.
 		Set("service::pipelines::traces", map[string]any{
