@@ -189,13 +189,20 @@ func (d *deadlines) compact() {
 	}
 }
 
+// The instants an int64 of Unix nanoseconds holds (a little less, to stay clear of
+// noDeadline).
+var (
+	minDeadlineTime = time.Unix(0, math.MinInt64+1)
+	maxDeadlineTime = time.Unix(0, noDeadline-1)
+)
+
 // deadlineNanos is t in Unix nanoseconds, clamped to what an int64 holds (the far
 // future stays before noDeadline).
 func deadlineNanos(t time.Time) int64 {
 	switch {
-	case t.Year() < 1678:
+	case t.Before(minDeadlineTime):
 		return math.MinInt64
-	case t.Year() > 2261:
+	case t.After(maxDeadlineTime):
 		return noDeadline - 1
 	}
 	return t.UnixNano()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 )
@@ -288,4 +290,29 @@ func TestSnapshotRoundIsPacedOverTheInterval(t *testing.T) {
 	for _, c := range perTick {
 		assert.Less(t, c, n, "no tick takes the whole round: %v", perTick)
 	}
+}
+
+// TestTickRecordsItsDuration: every tick records one longspan_tick_duration point.
+func TestTickRecordsItsDuration(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, nil)
+	h.mustConsume(benchRequest(1, true))
+	for range 3 {
+		h.advance(time.Second)
+	}
+	m, err := h.tel.GetMetric("otelcol_longspan_tick_duration")
+	require.NoError(t, err)
+	hist, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "a histogram: %T", m.Data)
+	require.Len(t, hist.DataPoints, 1)
+	assert.Equal(t, uint64(3), hist.DataPoints[0].Count)
+	assert.Equal(t, "ms", m.Unit)
+	assert.Equal(t, []float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
+}
+
+func TestDeadlineNanosClamps(t *testing.T) {
+	assert.Equal(t, t0.UnixNano(), deadlineNanos(t0))
+	assert.Equal(t, int64(noDeadline-1), deadlineNanos(t0.AddDate(300, 0, 0)))
+	assert.Equal(t, int64(math.MinInt64), deadlineNanos(time.Time{}))
+	assert.Less(t, deadlineNanos(t0.Add(-time.Nanosecond)), deadlineNanos(t0))
 }

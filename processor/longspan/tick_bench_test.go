@@ -14,43 +14,81 @@ import (
 	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
-// BenchmarkTickHolding measures one tick (the timed rules; nothing due) while the
-// journal holds browser traces: one open page span and 300 ended children each, 100k
-// and 1M held spans. The tick should not grow with what is held.
+// BenchmarkTickHolding measures one tick while the journal holds browser traces: one
+// open page span and 300 ended children each, 100k and 1M held spans. The tick should
+// not grow with what is held.
 //
-//	go test -run '^$' -bench BenchmarkTickHolding -benchtime 200x ./processor/longspan/
+//   - idle: nothing due, nothing changed (the timed rules alone);
+//
+//   - churn: 1000 new children arrive in held traces before each tick (not timed);
+//
+//   - snapshots: snapshot.interval 30s, the clock moves 1s per tick, so a round
+//     (taken and emitted) falls into every 30th tick.
+//
+//     go test -run '^$' -bench BenchmarkTickHolding -benchtime 200x ./processor/longspan/
 func BenchmarkTickHolding(b *testing.B) {
 	const children = 300
 	for _, held := range []int{100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
-			clk := &manualClock{now: t0}
-			h := newHarnessJournal(b, b.TempDir(), clk, func(c *Config) {
-				c.Limits.MaxHeldSpans = 2 * held
-				c.Limits.MaxOpenSpans = 2 * held
-				c.Quotas.PerClient = Quota{}
-				c.Quotas.PerSession = Quota{}
-				c.Quotas.PerTrace = Quota{}
-				c.Quotas.NoSession = Quota{}
-			}, consumertest.NewNop(), func(j *spanjournal.Config) { j.Sync = wal.SyncNever })
-			for n := range uint64(held / children) {
-				var trace pcommon.TraceID
-				binary.BigEndian.PutUint64(trace[:8], n+1)
-				binary.BigEndian.PutUint64(trace[8:], (n+1)*0x9E3779B97F4A7C15)
-				specs := make([]spanSpec, 0, children+1)
-				specs = append(specs, spanSpec{trace: trace, id: rootID, name: "page.session", start: t0})
-				for i := range uint64(children) {
-					var id pcommon.SpanID
-					binary.BigEndian.PutUint64(id[:], i+10)
-					specs = append(specs, spanSpec{trace: trace, id: id, parent: rootID, name: "fetch", start: t0, end: t0.Add(time.Millisecond)})
-				}
-				h.mustConsume(traces(specs...))
+		for _, mode := range []string{"idle", "churn", "snapshots"} {
+			b.Run(fmt.Sprintf("held=%d/%s", held, mode), func(b *testing.B) {
+				benchTickHolding(b, held, children, mode)
+			})
+		}
+	}
+}
+
+func benchTickHolding(b *testing.B, held, children int, mode string) {
+	clk := &manualClock{now: t0}
+	h := newHarnessJournal(b, b.TempDir(), clk, func(c *Config) {
+		c.Limits.MaxHeldSpans = 4 * held
+		c.Limits.MaxOpenSpans = 4 * held
+		c.Quotas.PerClient = Quota{}
+		c.Quotas.PerSession = Quota{}
+		c.Quotas.PerTrace = Quota{}
+		c.Quotas.NoSession = Quota{}
+		if mode == "snapshots" {
+			c.Snapshot.Interval = 30 * time.Second
+			c.Snapshot.MinAge = 0
+		}
+	}, consumertest.NewNop(), func(j *spanjournal.Config) { j.Sync = wal.SyncNever })
+	traceID := func(n uint64) pcommon.TraceID {
+		var trace pcommon.TraceID
+		binary.BigEndian.PutUint64(trace[:8], n+1)
+		binary.BigEndian.PutUint64(trace[8:], (n+1)*0x9E3779B97F4A7C15)
+		return trace
+	}
+	traceCount := uint64(held / children)
+	for n := range traceCount {
+		specs := make([]spanSpec, 0, children+1)
+		specs = append(specs, spanSpec{trace: traceID(n), id: rootID, name: "page.session", start: t0})
+		for i := range uint64(children) {
+			var id pcommon.SpanID
+			binary.BigEndian.PutUint64(id[:], i+10)
+			specs = append(specs, spanSpec{trace: traceID(n), id: id, parent: rootID, name: "fetch", start: t0, end: t0.Add(time.Millisecond)})
+		}
+		h.mustConsume(traces(specs...))
+	}
+	h.advance(time.Second) // the first tick (indexes what is held)
+	ctx := context.Background()
+	next := uint64(1 << 32)
+	b.ResetTimer()
+	for i := range b.N {
+		switch mode {
+		case "churn":
+			b.StopTimer()
+			specs := make([]spanSpec, 0, 1000)
+			for k := range uint64(1000) {
+				next++
+				var id pcommon.SpanID
+				binary.BigEndian.PutUint64(id[:], next)
+				specs = append(specs, spanSpec{trace: traceID((uint64(i)*1000 + k) % traceCount), id: id, parent: rootID,
+					name: "fetch", start: clk.Now(), end: clk.Now().Add(time.Millisecond)})
 			}
-			h.advance(time.Second) // the first tick (indexes what is held)
-			ctx := context.Background()
-			b.ResetTimer()
-			for range b.N {
-				h.proc.tick(ctx)
-			}
-		})
+			h.mustConsume(traces(specs...))
+			b.StartTimer()
+		case "snapshots":
+			clk.Advance(time.Second)
+		}
+		h.proc.tick(ctx)
 	}
 }
