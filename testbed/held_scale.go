@@ -107,23 +107,27 @@ type HeldScaleResult struct {
 	JournalRatio        float64            `json:"journal_ratio"`
 	Checkpoints         float64            `json:"journal_checkpoints"`
 	CheckpointWaitSec   float64            `json:"checkpoint_wait_s"`
-	TickSmall           HSTick             `json:"tick_at_small"`
-	TickFull            HSTick             `json:"tick_at_full"`
-	TickMsP99           *float64           `json:"tick_ms_p99"`
-	TickMetric          string             `json:"tick_metric"`
-	AckIdle             HSAck              `json:"ack_holding_nothing"`
-	AckHolding          HSAck              `json:"ack_holding_full"`
-	AckP50Ms            float64            `json:"ack_p50_ms"`
-	AckRatio            float64            `json:"ack_p50_ratio"`
-	ReleaseSpans        int64              `json:"release_spans_received"`
-	ReleaseSec          float64            `json:"release_s"`
-	ReleaseFirstSec     float64            `json:"release_first_span_s"` // first root-end sent -> first released span at the backend
-	ReleaseSpansPerSec  float64            `json:"release_spans_per_s"`
-	ReleaseMissing      int64              `json:"release_missing"`
-	ReleaseDuplicates   int64              `json:"release_duplicate_deliveries"`
-	ReleaseNotPlain     int64              `json:"release_reconciled_or_early"`
-	ReleaseComplete     bool               `json:"release_complete"`
-	Notes               []string           `json:"notes"`
+	// The collector's own counters at the journal measurement (diagnostics).
+	JournalBytesWritten   float64  `json:"journal_bytes_written"`
+	JournalRecordsWritten float64  `json:"journal_records_written"`
+	SnapshotsEmitted      float64  `json:"snapshots_emitted"`
+	TickSmall             HSTick   `json:"tick_at_small"`
+	TickFull              HSTick   `json:"tick_at_full"`
+	TickMsP99             *float64 `json:"tick_ms_p99"`
+	TickMetric            string   `json:"tick_metric"`
+	AckIdle               HSAck    `json:"ack_holding_nothing"`
+	AckHolding            HSAck    `json:"ack_holding_full"`
+	AckP50Ms              float64  `json:"ack_p50_ms"`
+	AckRatio              float64  `json:"ack_p50_ratio"`
+	ReleaseSpans          int64    `json:"release_spans_received"`
+	ReleaseSec            float64  `json:"release_s"`
+	ReleaseFirstSec       float64  `json:"release_first_span_s"` // first root-end sent -> first released span at the backend
+	ReleaseSpansPerSec    float64  `json:"release_spans_per_s"`
+	ReleaseMissing        int64    `json:"release_missing"`
+	ReleaseDuplicates     int64    `json:"release_duplicate_deliveries"`
+	ReleaseNotPlain       int64    `json:"release_reconciled_or_early"`
+	ReleaseComplete       bool     `json:"release_complete"`
+	Notes                 []string `json:"notes"`
 }
 
 // hsPlan is the deterministic shape of the workload: children per trace, ids.
@@ -760,6 +764,9 @@ func (h *hsRun) journalFigures() {
 		if v, err := c.Metric("otelcol_spanjournal_checkpoints"); err == nil {
 			res.Checkpoints = v
 		}
+		res.JournalBytesWritten, _ = c.Metric("otelcol_spanjournal_bytes_written")
+		res.JournalRecordsWritten, _ = c.Metric("otelcol_spanjournal_records_written")
+		res.SnapshotsEmitted, _ = c.Metric("otelcol_longspan_snapshots_emitted")
 		if res.LiveBytes > 0 {
 			res.JournalRatio = round3(float64(res.JournalBytes) / float64(res.LiveBytes))
 		}
@@ -773,7 +780,9 @@ func (h *hsRun) journalFigures() {
 		}
 		res.CheckpointWaitSec = round1(time.Since(t0).Seconds())
 	}
-	h.r.logf("held_scale: journal %.1f MB, live %.1f MB (%s), ratio %.2f, %0.f checkpoints", mb(res.JournalBytes), mb(res.LiveBytes), res.LiveBytesSource, res.JournalRatio, res.Checkpoints)
+	h.r.logf("held_scale: journal %.1f MB, live %.1f MB (%s), ratio %.2f, %0.f checkpoints; written %.1f MB in %.0f records, %.0f snapshots emitted",
+		mb(res.JournalBytes), mb(res.LiveBytes), res.LiveBytesSource, res.JournalRatio, res.Checkpoints,
+		res.JournalBytesWritten/(1<<20), res.JournalRecordsWritten, res.SnapshotsEmitted)
 }
 
 // ackProbe sends small traces of ended spans (released at once) at hsAckRate requests/s
