@@ -114,6 +114,8 @@ func (p CollectorParams) longspanOverlay() harness.Overlay {
 	} {
 		o.Set("processors::longspan::"+k, v)
 	}
+	// The backend exporter has no queue (shared): accepted means delivered.
+	o.Set("processors::longspan_ack::delay", "0s")
 	if !p.NoRouting {
 		o.SetExporters("traces/sample", backendExporter)
 		o.SetExporters("traces/live", backendExporter)

@@ -410,6 +410,8 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 			"decision_cache": map[string]any{"sampled_cache_size": 200000, "non_sampled_cache_size": 200000},
 			"policies":       []any{map[string]any{"name": "keep-everything", "type": "always_sample"}},
 		},
+		// The backend exporter has no queue: accepted means delivered.
+		LongspanAck: map[string]any{"delay": "0s"},
 		Exporters: map[string]any{"otlp_grpc/backend": map[string]any{
 			"endpoint": backend, "tls": map[string]any{"insecure": true}, "compression": "none",
 			"headers":          map[string]any{GatewayHeader: "${env:LONGSPAN_GATEWAY}"},

@@ -1,10 +1,13 @@
 package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 
 import (
+	"slices"
 	"sort"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
 // Delivery of released batches lives here, in the journal, bookkeeping and retry
@@ -54,6 +57,9 @@ type delivery struct {
 	// delivered: the next consumer accepted it; it stays journaled until until.
 	delivered bool
 	until     time.Time
+	// passed: every span of it was exported past tail_sampling (ForgetPassed); it is
+	// forgotten already, and ForgetExpired only lets go of it.
+	passed bool
 	// attempts counts failed deliveries; nextAttempt is when the next one is due.
 	attempts    int
 	nextAttempt time.Time
@@ -148,15 +154,74 @@ func retryBackoff(first time.Duration, failedBefore int) time.Duration {
 func (tx *Tx) ForgetExpired(now time.Time) int {
 	st := tx.j.st
 	n := 0
+	dropped := 0
 	for n < len(st.delivered) && !st.delivered[n].delivery.until.After(now) {
 		r := st.delivered[n]
+		n++
+		if r.delivery.passed {
+			continue
+		}
 		st.forget(r.TraceID, r.Batch)
 		tx.recs = append(tx.recs, forgetRecord(r.TraceID, r.Batch))
-		n++
+		dropped++
 	}
 	clear(st.delivered[:n])
 	st.delivered = st.delivered[n:]
-	return n
+	return dropped
+}
+
+// ForgetPassed forgets, and journals the drop of, every delivered batch all of whose
+// spans are in passed (span ids by trace): the exporters after tail_sampling accepted
+// them, so a restart must not send them again. It does not wait until the drop is
+// durable (a shutdown waits for it): a crash before then only sends the batches
+// again, as release_retention would. It returns the batches and spans it forgot.
+//
+// Only batches already reported Delivered count: one still in flight may have reached
+// tail_sampling after the decision that let these spans through, and wait in it for
+// another.
+func (j *Journal) ForgetPassed(passed map[pcommon.TraceID][]pcommon.SpanID) (batches, spans int) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	st := j.st
+	var recs []wal.Record
+	var ids map[pcommon.SpanID]struct{}
+	for id, spanIDs := range passed {
+		rs := st.released[id]
+		if len(rs) == 0 {
+			continue
+		}
+		clear(ids)
+		if ids == nil {
+			ids = make(map[pcommon.SpanID]struct{}, len(spanIDs))
+		}
+		for _, s := range spanIDs {
+			ids[s] = struct{}{}
+		}
+		for _, r := range slices.Clone(rs) { // forget edits st.released[id]
+			if !r.delivery.delivered || r.delivery.passed || !allIn(r.Spans, ids) {
+				continue
+			}
+			r.delivery.passed = true
+			st.forget(r.TraceID, r.Batch)
+			recs = append(recs, forgetRecord(r.TraceID, r.Batch))
+			batches++
+			spans += len(r.Spans)
+		}
+	}
+	if len(recs) > 0 {
+		j.unwaited = j.log.Submit(recs...)
+	}
+	return batches, spans
+}
+
+// allIn reports whether every span's id is in ids.
+func allIn(spans []*Span, ids map[pcommon.SpanID]struct{}) bool {
+	for _, s := range spans {
+		if _, ok := ids[s.SpanID]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // redeliverAll queues every journaled batch for delivery, oldest first, after a

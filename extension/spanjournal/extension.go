@@ -162,6 +162,9 @@ func (e *journalExtension) Shutdown(ctx context.Context) error {
 		e.wg.Wait()
 	}
 	if e.log != nil {
+		if e.journal != nil {
+			errs = append(errs, e.journal.flushUnwaited(ctx))
+		}
 		errs = append(errs, e.log.Close())
 	}
 	e.telemetry.Shutdown()

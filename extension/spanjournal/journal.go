@@ -38,6 +38,10 @@ type Journal struct {
 
 	emitterMu sync.Mutex
 	emitter   any
+
+	// unwaited is the last write nobody waits for (ForgetPassed's), under mu: a
+	// shutdown writes it before closing the log, which would fail it.
+	unwaited *wal.Pending
 }
 
 func newJournal(log *wal.Log, maxBytes, payloadCacheBytes int64, now func() time.Time) *Journal {
@@ -78,6 +82,20 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		}
 		j.place(tx.placed, pending.Locations())
 	}
+	return err
+}
+
+// flushUnwaited waits until the writes nobody waits for are durable; records are
+// written in order, so the last one covers the others.
+func (j *Journal) flushUnwaited(ctx context.Context) error {
+	j.mu.Lock()
+	p := j.unwaited
+	j.unwaited = nil
+	j.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	_, err := p.Wait(ctx)
 	return err
 }
 

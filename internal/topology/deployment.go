@@ -53,9 +53,12 @@ type Deployment struct {
 
 	// Longspan is given to every shard's longspan processor as it is (journal and
 	// watermark are set per shard). TailSampling likewise for each gateway's one
-	// tail_sampling processor.
+	// tail_sampling processor, and LongspanAck for the longspan_ack processor after it
+	// (it acknowledges to every shard's journal; its delay must cover what the sampled
+	// exporters buffer).
 	Longspan     map[string]any `yaml:"longspan"`
 	TailSampling map[string]any `yaml:"tail_sampling"`
+	LongspanAck  map[string]any `yaml:"longspan_ack"`
 	// Exporters are defined on every gateway. Sampled lists those that receive complete
 	// traces after tail_sampling, Live those that receive snapshot spans.
 	Exporters map[string]any `yaml:"exporters"`

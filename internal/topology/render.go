@@ -98,9 +98,14 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 			ts = m{"policies": []m{{"name": "keep-everything", "type": "always_sample"}}}
 		}
 		procs["tail_sampling"] = ts
+		ack := maps.Clone(d.LongspanAck)
+		if ack == nil {
+			ack = m{}
+		}
+		procs["longspan_ack"] = ack
 		// Snapshots never reach tail_sampling: without live exporters they are dropped.
 		router := m{"default_pipelines": []string{"traces/sample"}}
-		pipes["traces/sample"] = m{"receivers": []string{snapshotRouter}, "processors": []string{"tail_sampling"}, "exporters": d.Sampled}
+		pipes["traces/sample"] = m{"receivers": []string{snapshotRouter}, "processors": []string{"tail_sampling", "longspan_ack"}, "exporters": d.Sampled}
 		if len(d.Live) > 0 {
 			router["snapshot_pipelines"] = []string{"traces/live"}
 			pipes["traces/live"] = m{"receivers": []string{snapshotRouter}, "exporters": d.Live}

@@ -51,7 +51,8 @@ func TestGatewayServesEachOfItsShards(t *testing.T) {
 	_, other := at(t, cfg, "receivers").(map[string]any)["otlp/s00"]
 	assert.False(t, other, "a gateway serves only its own shards")
 	// Snapshots never reach tail_sampling: the router sends them to traces/live only.
-	assert.Equal(t, []any{"tail_sampling"}, at(t, cfg, "service", "pipelines", "traces/sample", "processors"))
+	// longspan_ack after it acknowledges what the exporters took to every shard's journal.
+	assert.Equal(t, []any{"tail_sampling", "longspan_ack"}, at(t, cfg, "service", "pipelines", "traces/sample", "processors"))
 	assert.Equal(t, []any{"snapshot_router"}, at(t, cfg, "service", "pipelines", "traces/sample", "receivers"))
 	assert.Equal(t, []any{"snapshot_router"}, at(t, cfg, "service", "pipelines", "traces/live", "receivers"))
 	assert.Equal(t, []any{"traces/sample"}, at(t, cfg, "connectors", "snapshot_router", "default_pipelines"))
