@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
-
-	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
 // Delivery of released batches lives here, in the journal, bookkeeping and retry
@@ -172,9 +170,11 @@ func (tx *Tx) ForgetExpired(now time.Time) int {
 
 // ForgetPassed forgets, and journals the drop of, every delivered batch all of whose
 // spans are in passed (span ids by trace): the exporters after tail_sampling accepted
-// them, so a restart must not send them again. It does not wait until the drop is
-// durable (a shutdown waits for it): a crash before then only sends the batches
-// again, as release_retention would. It returns the batches and spans it forgot.
+// them, so a restart must not send them again. The drop is not written at once: its
+// records ride with the next Update's write (a tick's at the latest; a shutdown writes
+// what is left), so acknowledging costs no fsync of its own. A crash before then only
+// sends the batches again, as release_retention would. It returns the batches and spans
+// it forgot.
 //
 // Only batches already reported Delivered count: one still in flight may have reached
 // tail_sampling after the decision that let these spans through, and wait in it for
@@ -183,7 +183,6 @@ func (j *Journal) ForgetPassed(passed map[pcommon.TraceID][]pcommon.SpanID) (bat
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st := j.st
-	var recs []wal.Record
 	var ids map[pcommon.SpanID]struct{}
 	for id, spanIDs := range passed {
 		rs := st.released[id]
@@ -203,13 +202,10 @@ func (j *Journal) ForgetPassed(passed map[pcommon.TraceID][]pcommon.SpanID) (bat
 			}
 			r.delivery.passed = true
 			st.forget(r.TraceID, r.Batch)
-			recs = append(recs, forgetRecord(r.TraceID, r.Batch))
+			j.riders = append(j.riders, forgetRecord(r.TraceID, r.Batch))
 			batches++
 			spans += len(r.Spans)
 		}
-	}
-	if len(recs) > 0 {
-		j.unwaited = j.log.Submit(recs...)
 	}
 	return batches, spans
 }

@@ -46,3 +46,42 @@ func TestForgetPassedNeedsTheWholeDeliveredBatch(t *testing.T) {
 	_, _, released, _ := e.journal.counts()
 	assert.Zero(t, released, "the drop was journaled")
 }
+
+// The drops ForgetPassed journals ride with the next Update's write: once one ran they
+// survive a crash (the log closed without the extension's shutdown); before, a crash
+// brings the batch back, to be sent again, never lost.
+func TestForgottenBatchesRideWithTheNextWrite(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		nextWrite bool
+		want      int
+	}{
+		{name: "written with the next update", nextWrite: true, want: 0},
+		{name: "crash before any write", nextWrite: false, want: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			e := startExtension(t, dir, nil)
+			trace := pcommon.TraceID{7, 1}
+			update(t, e, func(tx *Tx) {
+				s := testSpan(7, 1, SpanEnded)
+				tx.Put(s, t0)
+				r := tx.Release(tx.Trace(trace), []*Span{s}, t0, false)
+				tx.Take(r)
+				tx.Delivered(r, t0.Add(1e12))
+			})
+			batches, _ := e.journal.ForgetPassed(map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}})
+			require.Equal(t, 1, batches)
+			if tc.nextWrite {
+				update(t, e, func(tx *Tx) { tx.Put(testSpan(8, 1, SpanOpen), t0) })
+			}
+			require.NoError(t, e.log.Close()) // the crash: what was not written is gone
+			_ = e.Shutdown(context.Background())
+
+			e = startExtension(t, dir, nil)
+			defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
+			_, _, released, _ := e.journal.counts()
+			assert.Equal(t, tc.want, released)
+		})
+	}
+}

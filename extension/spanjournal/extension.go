@@ -163,7 +163,7 @@ func (e *journalExtension) Shutdown(ctx context.Context) error {
 	}
 	if e.log != nil {
 		if e.journal != nil {
-			errs = append(errs, e.journal.flushUnwaited(ctx))
+			errs = append(errs, e.journal.flushRiders(ctx))
 		}
 		errs = append(errs, e.log.Close())
 	}

@@ -39,9 +39,10 @@ type Journal struct {
 	emitterMu sync.Mutex
 	emitter   any
 
-	// unwaited is the last write nobody waits for (ForgetPassed's), under mu: a
-	// shutdown writes it before closing the log, which would fail it.
-	unwaited *wal.Pending
+	// riders are records nobody waits for (ForgetPassed's drops), under mu: they go
+	// out with the next Update's write (a tick's at the latest), not in writes of their
+	// own, which would cost an fsync each; a shutdown writes what is left.
+	riders []wal.Record
 }
 
 func newJournal(log *wal.Log, maxBytes, payloadCacheBytes int64, now func() time.Time) *Journal {
@@ -69,6 +70,10 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if len(tx.seqs) > 0 {
 		tx.recs = append(tx.recs, snapshotSeqsRecord(tx.seqs))
 	}
+	if len(j.riders) > 0 {
+		tx.recs = append(tx.recs, j.riders...)
+		j.riders = j.riders[:0]
+	}
 	var pending *wal.Pending
 	if len(tx.recs) > 0 {
 		pending = j.log.Submit(tx.recs...)
@@ -85,12 +90,14 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	return err
 }
 
-// flushUnwaited waits until the writes nobody waits for are durable; records are
-// written in order, so the last one covers the others.
-func (j *Journal) flushUnwaited(ctx context.Context) error {
+// flushRiders writes the records waiting for a ride, and waits until they are durable.
+func (j *Journal) flushRiders(ctx context.Context) error {
 	j.mu.Lock()
-	p := j.unwaited
-	j.unwaited = nil
+	var p *wal.Pending
+	if len(j.riders) > 0 {
+		p = j.log.Submit(j.riders...)
+		j.riders = nil
+	}
 	j.mu.Unlock()
 	if p == nil {
 		return nil
