@@ -50,16 +50,21 @@ func decodePayload(b []byte) (ptrace.Traces, ptrace.Span, error) {
 }
 
 // decodeSpans decodes the payloads of stored spans (read back from the journal,
-// readErr naming those that could not be read) into one request, in order, and lets
-// edit change span i. All payloads are decoded with one unmarshal (concatPayloads);
-// should that fail, each is decoded alone and the undecodable ones are reported and
-// left out, so one bad payload cannot hold back the rest of a release forever.
+// readErr naming those that could not be read) into one request and lets edit change
+// span i. All payloads are decoded with one unmarshal, spans of the same resource and
+// scope under one resource (mergePayloads); should that fail, each is decoded alone and
+// the undecodable ones are reported and left out, so one bad payload cannot hold back
+// the rest of a release forever.
 func decodeSpans(spans []*spanjournal.Span, payloads [][]byte, readErr error, edit func(i int, span ptrace.Span)) (ptrace.Traces, []error) {
-	td, err := concatPayloads(payloads)
-	if err == nil && td.ResourceSpans().Len() == len(spans) && td.SpanCount() == len(spans) {
-		for i := 0; i < len(spans); i++ {
-			if edit != nil {
-				edit(i, td.ResourceSpans().At(i).ScopeSpans().At(0).Spans().At(0))
+	b, at, resources, err := mergePayloads(payloads)
+	var td ptrace.Traces
+	if err == nil {
+		td, err = protoUnmarshaler.UnmarshalTraces(b)
+	}
+	if err == nil && td.ResourceSpans().Len() == resources && td.SpanCount() == len(spans) {
+		if edit != nil {
+			for i := range spans {
+				edit(i, td.ResourceSpans().At(at[i][0]).ScopeSpans().At(0).Spans().At(at[i][1]))
 			}
 		}
 		return td, nil

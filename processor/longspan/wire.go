@@ -3,6 +3,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -146,19 +147,117 @@ func appendBytesHeader(b []byte, num protowire.Number, n int) []byte {
 	return protowire.AppendVarint(b, uint64(n))
 }
 
-// concatPayloads decodes stored payloads as one request: a serialised TracesData is a
-// sequence of ResourceSpans fields, so the concatenation of several is one TracesData
-// holding all their spans, in order, decoded with a single unmarshal.
-func concatPayloads(payloads [][]byte) (ptrace.Traces, error) {
+// mergePayloads joins stored payloads (each a TracesData of one span with its resource
+// and scope) into one TracesData. Payloads whose resource and scope are byte for byte the
+// same share one ResourceSpans and one ScopeSpans, so that a released page trace of 300
+// spans goes downstream under one resource, as the client sent it, not under 300 copies
+// of it: tail_sampling, the exporters and the backend each handle one resource instead
+// of 300. Spans keep their order within a resource; at[i] is where payload i's span
+// lies: resource at[i][0], span at[i][1] of that resource's only scope. Only the
+// framing is parsed: resources, scopes and spans are copied as bytes.
+func mergePayloads(payloads [][]byte) (b []byte, at [][2]int, resources int, err error) {
+	type group struct {
+		resHead, scopeHead []byte
+		spans              [][]byte
+	}
+	var groups []*group
+	index := make(map[string]int)
+	at = make([][2]int, len(payloads))
+	var key []byte
+	for i, p := range payloads {
+		resHead, scopeHead, span, err := splitPayload(p)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("payload %d: %w", i, err)
+		}
+		key = protowire.AppendVarint(key[:0], uint64(len(resHead)))
+		key = append(append(key, resHead...), scopeHead...)
+		g, ok := index[string(key)]
+		if !ok {
+			g = len(groups)
+			index[string(key)] = g
+			groups = append(groups, &group{resHead: resHead, scopeHead: scopeHead})
+		}
+		at[i] = [2]int{g, len(groups[g].spans)}
+		groups[g].spans = append(groups[g].spans, span)
+	}
+	scopeLen := make([]int, len(groups))
+	size := 0
+	for g, gr := range groups {
+		scopeLen[g] = len(gr.scopeHead)
+		for _, span := range gr.spans {
+			scopeLen[g] += sizeBytesField(fieldScopeSpansSpans, len(span))
+		}
+		size += sizeBytesField(fieldTracesDataResourceSpans, len(gr.resHead)+sizeBytesField(fieldResourceSpansScopeSpans, scopeLen[g]))
+	}
+	b = make([]byte, 0, size)
+	for g, gr := range groups {
+		b = appendBytesHeader(b, fieldTracesDataResourceSpans, len(gr.resHead)+sizeBytesField(fieldResourceSpansScopeSpans, scopeLen[g]))
+		b = append(b, gr.resHead...)
+		b = appendBytesHeader(b, fieldResourceSpansScopeSpans, scopeLen[g])
+		b = append(b, gr.scopeHead...)
+		for _, span := range gr.spans {
+			b = appendBytesHeader(b, fieldScopeSpansSpans, len(span))
+			b = append(b, span...)
+		}
+	}
+	return b, at, len(groups), nil
+}
+
+// splitPayload returns the parts of a stored payload: the fields of its ResourceSpans
+// other than the scope (resource, schema_url), the fields of its ScopeSpans other than
+// the span (scope, schema_url), and the span. The parts alias p where they can.
+func splitPayload(p []byte) (resHead, scopeHead, span []byte, err error) {
+	var rs, ss [][]byte
+	err = walkFields(p, func(num protowire.Number, _, value []byte) error {
+		if num != fieldTracesDataResourceSpans {
+			return errWire
+		}
+		rs = append(rs, value)
+		return nil
+	})
+	if err == nil && len(rs) != 1 {
+		err = fmt.Errorf("%w: %d resources in a stored span", errWire, len(rs))
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	err = walkFields(rs[0], func(num protowire.Number, field, value []byte) error {
+		if num == fieldResourceSpansScopeSpans {
+			ss = append(ss, value)
+		} else {
+			resHead = joinField(resHead, field)
+		}
+		return nil
+	})
+	if err == nil && len(ss) != 1 {
+		err = fmt.Errorf("%w: %d scopes in a stored span", errWire, len(ss))
+	}
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	n := 0
-	for _, p := range payloads {
-		n += len(p)
+	err = walkFields(ss[0], func(num protowire.Number, field, value []byte) error {
+		if num == fieldScopeSpansSpans {
+			span = value
+			n++
+		} else {
+			scopeHead = joinField(scopeHead, field)
+		}
+		return nil
+	})
+	if err == nil && n != 1 {
+		err = fmt.Errorf("%w: %d spans in a stored span", errWire, n)
 	}
-	b := make([]byte, 0, n)
-	for _, p := range payloads {
-		b = append(b, p...)
+	return resHead, scopeHead, span, err
+}
+
+// joinField appends field to head: the first field is used in place, a second one makes
+// a copy (head must never grow into the payload it aliases).
+func joinField(head, field []byte) []byte {
+	if head == nil {
+		return field
 	}
-	return protoUnmarshaler.UnmarshalTraces(b)
+	return append(slices.Clip(head), field...)
 }
 
 // requestPayloads builds the stored payloads of one request's spans, marshalling the

@@ -83,3 +83,45 @@ func TestDecodeSpansKeepsOrderAndSurvivesABadPayload(t *testing.T) {
 	assert.Len(t, errs, 1, "one that could not be read back is reported")
 	assert.Equal(t, 2, out.SpanCount(), "the others still go")
 }
+
+// Spans of the same resource and scope leave under one ResourceSpans and ScopeSpans, in
+// their order; a span under another scope or resource keeps its own, with its schema
+// URLs; stored and encodePayload'd payloads of the same span merge alike.
+func TestDecodeSpansMergesSpansOfOneResourceAndScope(t *testing.T) {
+	td := wireTestRequest()
+	w, err := newWireRequest(td)
+	require.NoError(t, err)
+	rs0 := td.ResourceSpans().At(0)
+	copied, err := encodePayload(rs0, rs0.ScopeSpans().At(0), rs0.ScopeSpans().At(0).Spans().At(1), nil)
+	require.NoError(t, err)
+	var payloads [][]byte
+	for _, pos := range [][3]int{{0, 0, 1}, {1, 0, 0}, {0, 1, 0}, {0, 0, 0}} {
+		b, err := w.payload(pos[0], pos[1], pos[2])
+		require.NoError(t, err)
+		payloads = append(payloads, b)
+	}
+	payloads = append(payloads, copied) // page.child again, marshalled by pdata
+	stored := make([]*spanjournal.Span, len(payloads))
+	for i := range stored {
+		stored[i] = &spanjournal.Span{}
+	}
+	var names []string
+	out, errs := decodeSpans(stored, payloads, nil, func(_ int, s ptrace.Span) { names = append(names, s.Name()) })
+	require.Empty(t, errs)
+	assert.Equal(t, []string{"page.child", "fourth", "third", "page.session", "page.child"}, names, "edit sees span i")
+
+	require.Equal(t, 3, out.ResourceSpans().Len(), "web-shop/test, other, web-shop/second-scope")
+	first := out.ResourceSpans().At(0)
+	assert.Equal(t, "https://opentelemetry.io/schemas/1.26.0", first.SchemaUrl())
+	require.Equal(t, 1, first.ScopeSpans().Len())
+	var merged []string
+	for k := 0; k < first.ScopeSpans().At(0).Spans().Len(); k++ {
+		merged = append(merged, first.ScopeSpans().At(0).Spans().At(k).Name())
+	}
+	assert.Equal(t, []string{"page.child", "page.session", "page.child"}, merged)
+	svc, _ := out.ResourceSpans().At(1).Resource().Attributes().Get("service.name")
+	assert.Equal(t, "other", svc.Str())
+	third := out.ResourceSpans().At(2).ScopeSpans().At(0)
+	assert.Equal(t, "second-scope", third.Scope().Name())
+	assert.Equal(t, "https://opentelemetry.io/schemas/1.25.0", third.SchemaUrl())
+}
