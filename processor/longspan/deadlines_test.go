@@ -292,7 +292,8 @@ func TestSnapshotRoundIsPacedOverTheInterval(t *testing.T) {
 	}
 }
 
-// TestTickRecordsItsDuration: every tick records one longspan_tick_duration point.
+// TestTickRecordsItsDuration: every tick records one longspan_tick_duration point and
+// one longspan_tick_rules_duration point, the part under the lock, never the longer.
 func TestTickRecordsItsDuration(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, nil)
@@ -308,6 +309,14 @@ func TestTickRecordsItsDuration(t *testing.T) {
 	assert.Equal(t, uint64(3), hist.DataPoints[0].Count)
 	assert.Equal(t, "ms", m.Unit)
 	assert.Equal(t, []float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
+
+	m, err = h.tel.GetMetric("otelcol_longspan_tick_rules_duration")
+	require.NoError(t, err)
+	rules, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "a histogram: %T", m.Data)
+	require.Len(t, rules.DataPoints, 1)
+	assert.Equal(t, uint64(3), rules.DataPoints[0].Count)
+	assert.LessOrEqual(t, rules.DataPoints[0].Sum, hist.DataPoints[0].Sum)
 }
 
 func TestDeadlineNanosClamps(t *testing.T) {

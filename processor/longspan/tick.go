@@ -16,16 +16,20 @@ import (
 //
 // Its cost does not grow with what is held: the rules run only on the traces whose
 // deadline is due (deadlines.go) and the snapshots of a round are taken a slice of the
-// open spans per tick (snapshot.go). longspan.tick.duration records how long the
-// journal update took (the rules, the snapshots taken and the journal write).
+// open spans per tick (snapshot.go). longspan_tick_duration records how long the
+// journal update took (waiting for the lock, the rules, the snapshots taken and the
+// journal write), longspan_tick_rules_duration the part under the lock.
 func (p *longspanProcessor) tick(ctx context.Context) {
 	now := p.clock.Now()
 	var res ruleResult
 	var due []*spanjournal.Released
 	var snaps []snapshotOf
 	var evicted int
+	var rules time.Duration
 	began := time.Now()
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
+		locked := time.Now()
+		defer func() { rules = time.Since(locked) }()
 		p.runTimedRules(tx, now, &res)
 		snaps = p.takeSnapshots(tx, now)
 		due = tx.TakeDue(now)
@@ -34,6 +38,7 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 		return nil
 	})
 	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
+	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(rules)/float64(time.Millisecond))
 	if evicted > 0 {
 		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
 		p.logger.Warn("Forgot reconciled span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span",

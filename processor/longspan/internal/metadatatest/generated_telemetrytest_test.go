@@ -35,6 +35,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansResent.Add(context.Background(), 1)
 	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
 	tb.LongspanTickDuration.Record(context.Background(), 1)
+	tb.LongspanTickRulesDuration.Record(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
 	AssertEqualLongspanHeartbeatsRerouted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -82,6 +83,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTickDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanTickRulesDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTracesReleased(t, testTel,
