@@ -193,7 +193,7 @@ func (l *Log) take(timer *time.Timer) *batch {
 	return b
 }
 
-// commit writes b with one WriteBatch and, under SyncAlways, one fsync, then
+// commit writes b with one Write and, under SyncAlways, one fsync, then
 // releases every caller of b. On error every caller gets the error and the
 // log is closed and reopened from disk.
 func (l *Log) commit(b *batch) {
@@ -207,45 +207,48 @@ func (l *Log) commit(b *batch) {
 	segSize := int64(l.opts.SegmentSize)
 	tail, seg := l.tailBytes, l.tailSegment
 	cycled := false
-	if tail > segSize { // tidwall starts a new segment before writing
+	if tail > segSize { // the writer starts a new segment before writing
 		tail, seg, cycled = 0, first, true
 	}
 	bytes := 0
 	locs := make([]Location, len(b.recs))
-	l.wb.Clear()
+	l.entries, l.sizes = l.entries[:0], l.sizes[:0]
 	for i, r := range b.recs {
 		var end uint64
 		if i == len(b.recs)-1 {
 			end = first // the batch-end record names the batch's first index
 		}
-		l.scratch = appendRecord(l.scratch[:0], r, end)
-		l.wb.Write(first+uint64(i), l.scratch)
-		n := uvarintLen(uint64(len(l.scratch))) + len(l.scratch)
+		before := len(l.entries)
+		l.entries = appendEntry(l.entries, r, end)
+		n := len(l.entries) - before
+		l.sizes = append(l.sizes, n)
 		locs[i] = Location{Segment: seg, Offset: uint32(tail) + uint32(n-len(r.Data)), Size: uint32(len(r.Data))}
 		bytes += n
-		if tail += int64(n); tail >= segSize { // tidwall cycles after this entry
+		if tail += int64(n); tail >= segSize { // the writer cycles after this entry
 			tail, seg, cycled = 0, first+uint64(i)+1, true
 		}
 	}
-	err := l.st.WriteBatch(&l.wb)
+	err := l.st.Write(first, l.entries, l.sizes)
 	var took time.Duration
 	if err == nil && l.opts.Sync == SyncAlways {
 		start := time.Now()
 		err = l.st.Sync()
 		if err == nil && cycled {
-			// tidwall does not fsync the directory when it creates a
+			// The writer does not fsync the directory when it creates a
 			// segment; without this a power loss could lose the new file.
 			err = syncDir(l.dir)
 		}
 		took = time.Since(start)
 	}
 	if err != nil {
-		l.wb.Clear()
 		last := first + uint64(len(b.recs)) - 1
 		l.finish(b, fmt.Errorf("wal: writing records %d..%d to %s failed; they may or may not be in the journal, the log was reopened: %w",
 			first, last, l.dir, err))
 		l.fail(err, first, last)
 		return
+	}
+	if cap(l.entries) > maxKeptBatchBytes {
+		l.entries = nil // a rare huge batch (a checkpoint chunk) does not stay pinned
 	}
 	l.next = first + uint64(len(b.recs))
 	l.tailBytes, l.tailSegment = tail, seg
@@ -259,13 +262,16 @@ func (l *Log) commit(b *batch) {
 	}
 }
 
+// maxKeptBatchBytes bounds the batch buffer the committer keeps for the next batch.
+const maxKeptBatchBytes = 8 << 20
+
 func (l *Log) finish(b *batch, err error) {
 	b.err = err
 	close(b.done)
 }
 
-// fail closes the tidwall log after a write or fsync error and reopens it.
-// tidwall's in-memory state has already advanced past what may be on disk,
+// fail closes the segment writer after a write or fsync error and reopens it.
+// Its state has already advanced past what may be on disk,
 // so only a reopen tells which records survived; the next index comes from
 // the reopened LastIndex, so an index that is on disk is never handed out
 // twice.

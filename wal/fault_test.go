@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	tidwall "github.com/tidwall/wal"
 )
 
 var (
@@ -16,7 +15,7 @@ var (
 	errInjectedOpen  = errors.New("injected: open failed")
 )
 
-// faults is the fault-injection seam: it wraps every tidwall log the Log
+// faults is the fault-injection seam: it wraps every segment writer the Log
 // opens (Options.openStore).
 type faults struct {
 	dir string
@@ -24,10 +23,10 @@ type faults struct {
 	mu        sync.Mutex
 	opens     int
 	failOpens int
-	gate      bool          // block the next WriteBatch until release
-	entered   chan struct{} // signalled when a gated WriteBatch starts
+	gate      bool          // block the next Write until release
+	entered   chan struct{} // signalled when a gated Write starts
 	release   chan struct{}
-	failMode  string // what the next non-gated WriteBatch does: "", "before", "after", "torn", "sync"
+	failMode  string // what the next non-gated Write does: "", "before", "after", "torn", "sync"
 }
 
 func (f *faults) open(dir string, segSize int) (store, error) {
@@ -38,7 +37,7 @@ func (f *faults) open(dir string, segSize int) (store, error) {
 		f.failOpens--
 		return nil, errInjectedOpen
 	}
-	st, err := openTidwall(dir, segSize)
+	st, err := openSegments(dir, segSize)
 	if err != nil {
 		return nil, err
 	}
@@ -51,7 +50,7 @@ type faultStore struct {
 	failSync bool
 }
 
-func (s *faultStore) WriteBatch(b *tidwall.Batch) error {
+func (s *faultStore) Write(first uint64, entries []byte, sizes []int) error {
 	f := s.f
 	f.mu.Lock()
 	if f.gate {
@@ -59,7 +58,7 @@ func (s *faultStore) WriteBatch(b *tidwall.Batch) error {
 		f.mu.Unlock()
 		f.entered <- struct{}{}
 		<-f.release
-		return s.store.WriteBatch(b)
+		return s.store.Write(first, entries, sizes)
 	}
 	mode := f.failMode
 	f.failMode = ""
@@ -68,12 +67,12 @@ func (s *faultStore) WriteBatch(b *tidwall.Batch) error {
 	case "before": // nothing reached the file
 		return errInjectedWrite
 	case "after": // everything reached the file, then the error
-		if err := s.store.WriteBatch(b); err != nil {
+		if err := s.store.Write(first, entries, sizes); err != nil {
 			return err
 		}
 		return errInjectedWrite
 	case "torn": // the batch reached the file with its end torn off
-		if err := s.store.WriteBatch(b); err != nil {
+		if err := s.store.Write(first, entries, sizes); err != nil {
 			return err
 		}
 		segs, err := listSegments(f.dir)
@@ -88,7 +87,7 @@ func (s *faultStore) WriteBatch(b *tidwall.Batch) error {
 	case "sync":
 		s.failSync = true
 	}
-	return s.store.WriteBatch(b)
+	return s.store.Write(first, entries, sizes)
 }
 
 func (s *faultStore) Sync() error {
@@ -126,7 +125,7 @@ func TestWriteErrorReachesEveryWaiter(t *testing.T) {
 			require.NoError(t, err)
 			returned[idx] = true
 
-			// Hold the committer inside one WriteBatch so that the next
+			// Hold the committer inside one Write so that the next
 			// batch collects all the waiters.
 			f.mu.Lock()
 			f.gate = true

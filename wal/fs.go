@@ -5,38 +5,22 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-
-	tidwall "github.com/tidwall/wal"
 )
 
-// store is the seam between the committer and github.com/tidwall/wal: the
-// handful of calls this package makes on the underlying log. Tests wrap it to
-// make WriteBatch or Sync fail (see Options.openStore).
+// store is the seam between the committer and the segment files: the handful of
+// calls the committer makes. Tests wrap it to make Write or Sync fail (see
+// Options.openStore).
 type store interface {
-	WriteBatch(b *tidwall.Batch) error
+	// Write appends entries, the framed entries (length prefix and record) of the
+	// records first, first+1, ..., one per sizes element, sizes[i] long.
+	Write(first uint64, entries []byte, sizes []int) error
 	Sync() error
 	LastIndex() (uint64, error)
 	Close() error
 }
 
-// openStoreFunc opens the underlying log in dir. The default is openTidwall.
+// openStoreFunc opens the segment files in dir. The default is openSegments.
 type openStoreFunc func(dir string, segmentSize int) (store, error)
-
-func openTidwall(dir string, segmentSize int) (store, error) {
-	return tidwall.Open(dir, &tidwall.Options{
-		// fsync is ours: one Sync per batch under SyncAlways, none under
-		// SyncNever. tidwall still fsyncs a segment when it cycles.
-		NoSync:      true,
-		SegmentSize: segmentSize,
-		LogFormat:   tidwall.Binary,
-		// We never Read through tidwall (Replay reads the files), so keep
-		// its cache of older segments minimal.
-		SegmentCacheSize: 1,
-		NoCopy:           true,
-		// TruncateBefore may leave only an empty tail segment.
-		AllowEmpty: true,
-	})
-}
 
 // segmentNameLen is the length of a tidwall segment file name: the first
 // index as 20 zero-padded decimal digits.

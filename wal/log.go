@@ -8,7 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	tidwall "github.com/tidwall/wal"
 	"go.uber.org/zap"
 )
 
@@ -56,8 +55,8 @@ type Options struct {
 	// Hooks receive self-telemetry.
 	Hooks Hooks
 
-	// openStore is the fault-injection seam: tests wrap the tidwall log to
-	// make WriteBatch, Sync or the reopen fail. nil means openTidwall.
+	// openStore is the fault-injection seam: tests wrap the segment writer to
+	// make Write, Sync or the reopen fail. nil means openSegments.
 	openStore openStoreFunc
 	// now stamps the names of files holding cut bytes; nil means time.Now.
 	now func() time.Time
@@ -86,10 +85,10 @@ type Log struct {
 	st          store
 	broken      error // last write error while the log is not reopened
 	next        uint64
-	tailBytes   int64  // mirror of tidwall's tail segment size, to see cycles
+	tailBytes   int64  // mirror of the writer's tail segment size, to see cycles
 	tailSegment uint64 // first index of the tail segment, for Locations
-	wb          tidwall.Batch
-	scratch     []byte
+	entries     []byte // the batch being written, framed; reused
+	sizes       []int
 	spare       []Record
 	prevCallers int
 
@@ -122,7 +121,7 @@ func Open(opts Options) (*Log, error) {
 		opts.Logger = zap.NewNop()
 	}
 	if opts.openStore == nil {
-		opts.openStore = openTidwall
+		opts.openStore = openSegments
 	}
 	if opts.now == nil {
 		opts.now = time.Now
@@ -164,7 +163,7 @@ func (l *Log) recovery() *recovery {
 }
 
 // openStore repairs the directory (every segment with full, else only the
-// tail), opens tidwall on it and re-reads the indexes from disk.
+// tail), opens the segment writer on it and re-reads the indexes from disk.
 func (l *Log) openStore(full bool) error {
 	segs, err := l.recovery().run(full)
 	if err != nil {
@@ -183,8 +182,7 @@ func (l *Log) openStore(full bool) error {
 	for _, s := range segs {
 		total += s.size
 	}
-	// tidwall names the first segment of an empty journal after the next
-	// index.
+	// The first segment of an empty journal is named after the next index.
 	l.tailBytes, l.tailSegment = 0, last+1
 	if len(segs) > 0 {
 		l.tailBytes, l.tailSegment = segs[len(segs)-1].size, segs[len(segs)-1].index
@@ -273,7 +271,7 @@ func (l *Log) Replay(fn func(index uint64, r Record, at Location) error) error {
 // index < idx and returns how many went. It never rewrites a segment, so
 // records < idx in the segment that contains idx stay and are replayed
 // again. It deletes files oldest first without touching the tail segment
-// tidwall writes to, so it does not pause the committer at all; a crash half
+// the committer writes to, so it does not pause the committer at all; a crash half
 // way leaves a shorter but contiguous journal.
 func (l *Log) TruncateBefore(idx uint64) (removed int, err error) {
 	if l.isClosed() {
@@ -287,7 +285,7 @@ func (l *Log) TruncateBefore(idx uint64) (removed int, err error) {
 	}
 	// keep is the segment that contains idx (or the last one); everything
 	// before it holds only records < idx. The last listed segment is never
-	// removed: it is tidwall's open tail.
+	// removed: it is the committer's open tail.
 	keep := 0
 	for k := 1; k < len(segs) && segs[k].index <= idx; k++ {
 		keep = k

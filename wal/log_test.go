@@ -136,7 +136,7 @@ func TestSubmitEmptyAndWaitCanceled(t *testing.T) {
 	idx, err := submitWait(l)
 	require.NoError(t, err)
 	require.Equal(t, uint64(0), idx)
-	// The committer is held inside the WriteBatch: a waiter whose context ends
+	// The committer is held inside the Write: a waiter whose context ends
 	// first gets the context's error, and the record is written all the same.
 	p := l.Submit(testRecord(1))
 	<-f.entered

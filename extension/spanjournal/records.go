@@ -116,7 +116,10 @@ func decodeSpan(d *decoder) (*Span, error) {
 // spanRecord encodes s with payload and returns where in the record's data the
 // payload starts.
 func spanRecord(s *Span, payload []byte) (wal.Record, int) {
-	b, off := encodeSpan(make([]byte, 0, 96+len(s.Name)+len(payload)), s, payload)
+	o := s.origin0()
+	// Sized for all of it: a record that outgrows its buffer copies the payload again.
+	size := 96 + len(s.Name) + len(payload) + len(o.Service) + len(o.SessionID) + len(o.Source) + len(o.Client)
+	b, off := encodeSpan(make([]byte, 0, size), s, payload)
 	return wal.Record{Type: recSpan, Data: b}, off
 }
 
