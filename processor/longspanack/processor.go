@@ -101,8 +101,8 @@ func (p *ackProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) erro
 		p.acknowledge(ctx, passed)
 		return nil
 	}
-	now := p.now()
 	p.mu.Lock()
+	now := p.now() // under the lock: the queue stays in time order
 	dropped := p.pending.add(now.Add(p.cfg.Delay), passed, n, p.cfg.MaxPendingSpans)
 	due := p.pending.takeDue(now)
 	p.mu.Unlock()
