@@ -56,7 +56,7 @@ type HSTick struct {
 	// (longspan_tick_rules_duration): P99Ms less waiting for the lock and the write.
 	RulesP99Ms *float64 `json:"tick_rules_ms_p99"`
 	Ticks      float64  `json:"ticks_in_window"`
-	WindowSec float64  `json:"window_s"`
+	WindowSec  float64  `json:"window_s"`
 }
 
 // HSAck is one acknowledgement-latency probe.
