@@ -48,24 +48,11 @@ func newWireRequest(td ptrace.Traces) (*wireRequest, error) {
 		return nil, err
 	}
 	w := &wireRequest{}
-	err = walkFields(b, func(num protowire.Number, field, value []byte) error {
+	err = walkFields(b, func(num protowire.Number, _, value []byte) error {
 		if num != fieldTracesDataResourceSpans {
 			return nil
 		}
-		var r wireResource
-		err := walkFields(value, func(num protowire.Number, field, value []byte) error {
-			switch num {
-			case fieldResourceSpansResource, fieldResourceSpansSchemaURL:
-				r.head = append(r.head, field...)
-			case fieldResourceSpansScopeSpans:
-				s, err := readWireScope(value)
-				if err != nil {
-					return err
-				}
-				r.scopes = append(r.scopes, s)
-			}
-			return nil
-		})
+		r, err := readWireResource(value)
 		w.resources = append(w.resources, r)
 		return err
 	})
@@ -78,18 +65,48 @@ func newWireRequest(td ptrace.Traces) (*wireRequest, error) {
 	return w, nil
 }
 
+// readWireResource splits a ResourceSpans into its head and its scopes. The parts
+// alias b.
+func readWireResource(b []byte) (wireResource, error) {
+	var r wireResource
+	err := walkFields(b, func(num protowire.Number, field, value []byte) error {
+		switch num {
+		case fieldResourceSpansResource, fieldResourceSpansSchemaURL:
+			r.head = joinField(r.head, field)
+		case fieldResourceSpansScopeSpans:
+			s, err := readWireScope(value)
+			if err != nil {
+				return err
+			}
+			r.scopes = append(r.scopes, s)
+		}
+		return nil
+	})
+	return r, err
+}
+
+// readWireScope splits a ScopeSpans into its head and its spans. The parts alias b.
 func readWireScope(b []byte) (wireScope, error) {
 	var s wireScope
 	err := walkFields(b, func(num protowire.Number, field, value []byte) error {
 		switch num {
 		case fieldScopeSpansScope, fieldScopeSpansSchemaURL:
-			s.head = append(s.head, field...)
+			s.head = joinField(s.head, field)
 		case fieldScopeSpansSpans:
 			s.spans = append(s.spans, value)
 		}
 		return nil
 	})
 	return s, err
+}
+
+// joinField appends field to head: the first field is used in place, a second one makes
+// a copy (head must never grow into the bytes it aliases).
+func joinField(head, field []byte) []byte {
+	if head == nil {
+		return field
+	}
+	return append(slices.Clip(head), field...)
 }
 
 // payload returns the TracesData bytes holding span k of scope j of resource i, with
@@ -102,15 +119,39 @@ func (w *wireRequest) payload(i, j, k int) ([]byte, error) {
 	r := w.resources[i]
 	s := r.scopes[j]
 	span := s.spans[k]
-	scopeLen := len(s.head) + sizeBytesField(fieldScopeSpansSpans, len(span))
-	resLen := len(r.head) + sizeBytesField(fieldResourceSpansScopeSpans, scopeLen)
-	out := make([]byte, 0, sizeBytesField(fieldTracesDataResourceSpans, resLen))
-	out = appendBytesHeader(out, fieldTracesDataResourceSpans, resLen)
-	out = append(out, r.head...)
-	out = appendBytesHeader(out, fieldResourceSpansScopeSpans, scopeLen)
-	out = append(out, s.head...)
-	out = appendBytesHeader(out, fieldScopeSpansSpans, len(span))
-	return append(out, span...), nil
+	out := make([]byte, 0, resourceSpansSize(r.head, s.head, span))
+	return appendResourceSpans(out, r.head, s.head, span), nil
+}
+
+// resourceSpansSize is the size of the ResourceSpans field appendResourceSpans appends.
+func resourceSpansSize(resHead, scopeHead []byte, spans ...[]byte) int {
+	return sizeBytesField(fieldTracesDataResourceSpans, resourceSpansLen(resHead, scopeHead, spans))
+}
+
+// appendResourceSpans appends a TracesData field holding one ResourceSpans: resHead,
+// then one ScopeSpans of scopeHead and spans.
+func appendResourceSpans(b, resHead, scopeHead []byte, spans ...[]byte) []byte {
+	b = appendBytesHeader(b, fieldTracesDataResourceSpans, resourceSpansLen(resHead, scopeHead, spans))
+	b = append(b, resHead...)
+	b = appendBytesHeader(b, fieldResourceSpansScopeSpans, scopeSpansLen(scopeHead, spans))
+	b = append(b, scopeHead...)
+	for _, span := range spans {
+		b = appendBytesHeader(b, fieldScopeSpansSpans, len(span))
+		b = append(b, span...)
+	}
+	return b
+}
+
+func resourceSpansLen(resHead, scopeHead []byte, spans [][]byte) int {
+	return len(resHead) + sizeBytesField(fieldResourceSpansScopeSpans, scopeSpansLen(scopeHead, spans))
+}
+
+func scopeSpansLen(scopeHead []byte, spans [][]byte) int {
+	n := len(scopeHead)
+	for _, span := range spans {
+		n += sizeBytesField(fieldScopeSpansSpans, len(span))
+	}
+	return n
 }
 
 // walkFields calls fn for every field of a message: its number, its whole encoding
@@ -180,84 +221,42 @@ func mergePayloads(payloads [][]byte) (b []byte, at [][2]int, resources int, err
 		at[i] = [2]int{g, len(groups[g].spans)}
 		groups[g].spans = append(groups[g].spans, span)
 	}
-	scopeLen := make([]int, len(groups))
 	size := 0
-	for g, gr := range groups {
-		scopeLen[g] = len(gr.scopeHead)
-		for _, span := range gr.spans {
-			scopeLen[g] += sizeBytesField(fieldScopeSpansSpans, len(span))
-		}
-		size += sizeBytesField(fieldTracesDataResourceSpans, len(gr.resHead)+sizeBytesField(fieldResourceSpansScopeSpans, scopeLen[g]))
+	for _, gr := range groups {
+		size += resourceSpansSize(gr.resHead, gr.scopeHead, gr.spans...)
 	}
 	b = make([]byte, 0, size)
-	for g, gr := range groups {
-		b = appendBytesHeader(b, fieldTracesDataResourceSpans, len(gr.resHead)+sizeBytesField(fieldResourceSpansScopeSpans, scopeLen[g]))
-		b = append(b, gr.resHead...)
-		b = appendBytesHeader(b, fieldResourceSpansScopeSpans, scopeLen[g])
-		b = append(b, gr.scopeHead...)
-		for _, span := range gr.spans {
-			b = appendBytesHeader(b, fieldScopeSpansSpans, len(span))
-			b = append(b, span...)
-		}
+	for _, gr := range groups {
+		b = appendResourceSpans(b, gr.resHead, gr.scopeHead, gr.spans...)
 	}
 	return b, at, len(groups), nil
 }
 
-// splitPayload returns the parts of a stored payload: the fields of its ResourceSpans
-// other than the scope (resource, schema_url), the fields of its ScopeSpans other than
-// the span (scope, schema_url), and the span. The parts alias p where they can.
+// splitPayload returns the parts of a stored payload: the head of its ResourceSpans
+// (resource, schema_url), the head of its ScopeSpans (scope, schema_url) and the span.
+// The parts alias p.
 func splitPayload(p []byte) (resHead, scopeHead, span []byte, err error) {
-	var rs, ss [][]byte
+	var rs []wireResource
 	err = walkFields(p, func(num protowire.Number, _, value []byte) error {
 		if num != fieldTracesDataResourceSpans {
 			return errWire
 		}
-		rs = append(rs, value)
-		return nil
+		r, err := readWireResource(value)
+		rs = append(rs, r)
+		return err
 	})
-	if err == nil && len(rs) != 1 {
-		err = fmt.Errorf("%w: %d resources in a stored span", errWire, len(rs))
-	}
-	if err != nil {
+	switch {
+	case err != nil:
 		return nil, nil, nil, err
+	case len(rs) != 1:
+		return nil, nil, nil, fmt.Errorf("%w: %d resources in a stored span", errWire, len(rs))
+	case len(rs[0].scopes) != 1:
+		return nil, nil, nil, fmt.Errorf("%w: %d scopes in a stored span", errWire, len(rs[0].scopes))
+	case len(rs[0].scopes[0].spans) != 1:
+		return nil, nil, nil, fmt.Errorf("%w: %d spans in a stored span", errWire, len(rs[0].scopes[0].spans))
 	}
-	err = walkFields(rs[0], func(num protowire.Number, field, value []byte) error {
-		if num == fieldResourceSpansScopeSpans {
-			ss = append(ss, value)
-		} else {
-			resHead = joinField(resHead, field)
-		}
-		return nil
-	})
-	if err == nil && len(ss) != 1 {
-		err = fmt.Errorf("%w: %d scopes in a stored span", errWire, len(ss))
-	}
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	n := 0
-	err = walkFields(ss[0], func(num protowire.Number, field, value []byte) error {
-		if num == fieldScopeSpansSpans {
-			span = value
-			n++
-		} else {
-			scopeHead = joinField(scopeHead, field)
-		}
-		return nil
-	})
-	if err == nil && n != 1 {
-		err = fmt.Errorf("%w: %d spans in a stored span", errWire, n)
-	}
-	return resHead, scopeHead, span, err
-}
-
-// joinField appends field to head: the first field is used in place, a second one makes
-// a copy (head must never grow into the payload it aliases).
-func joinField(head, field []byte) []byte {
-	if head == nil {
-		return field
-	}
-	return append(slices.Clip(head), field...)
+	s := rs[0].scopes[0]
+	return rs[0].head, s.head, s.spans[0], nil
 }
 
 // requestPayloads builds the stored payloads of one request's spans, marshalling the
