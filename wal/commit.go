@@ -204,14 +204,6 @@ func (l *Log) commit(b *batch) {
 		}
 	}
 	first := l.next
-	segSize := int64(l.opts.SegmentSize)
-	tail, seg := l.tailBytes, l.tailSegment
-	cycled := false
-	if tail > segSize { // the writer starts a new segment before writing
-		tail, seg, cycled = 0, first, true
-	}
-	bytes := 0
-	locs := make([]Location, len(b.recs))
 	l.entries, l.sizes = l.entries[:0], l.sizes[:0]
 	for i, r := range b.recs {
 		var end uint64
@@ -220,15 +212,12 @@ func (l *Log) commit(b *batch) {
 		}
 		before := len(l.entries)
 		l.entries = appendEntry(l.entries, r, end)
-		n := len(l.entries) - before
-		l.sizes = append(l.sizes, n)
-		locs[i] = Location{Segment: seg, Offset: uint32(tail) + uint32(n-len(r.Data)), Size: uint32(len(r.Data))}
-		bytes += n
-		if tail += int64(n); tail >= segSize { // the writer cycles after this entry
-			tail, seg, cycled = 0, first+uint64(i)+1, true
-		}
+		l.sizes = append(l.sizes, len(l.entries)-before)
 	}
-	err := l.st.Write(first, l.entries, l.sizes)
+	bytes := len(l.entries) // on disk, framing included
+	var cycled bool
+	var err error
+	l.starts, cycled, err = l.st.Write(first, l.entries, l.sizes, l.starts[:0])
 	var took time.Duration
 	if err == nil && l.opts.Sync == SyncAlways {
 		start := time.Now()
@@ -250,8 +239,13 @@ func (l *Log) commit(b *batch) {
 	if cap(l.entries) > maxKeptBatchBytes {
 		l.entries = nil // a rare huge batch (a checkpoint chunk) does not stay pinned
 	}
+	locs := make([]Location, len(b.recs))
+	for i, r := range b.recs {
+		// The record's data ends its entry.
+		off := l.starts[i].offset + int64(l.sizes[i]-len(r.Data))
+		locs[i] = Location{Segment: l.starts[i].segment, Offset: uint32(off), Size: uint32(len(r.Data))}
+	}
 	l.next = first + uint64(len(b.recs))
-	l.tailBytes, l.tailSegment = tail, seg
 	l.size.Add(int64(bytes))
 	l.last.Store(l.next - 1)
 	b.first = first

@@ -117,8 +117,8 @@
 //
 // Pending.Locations (after Wait) and Replay give the Location of each
 // record's Data: the segment's first index, the byte offset and the length.
-// The committer knows them because it mirrors the writer's segment cycling
-// (tailBytes). ReadAt reads such bytes with pread on a descriptor of
+// The segment writer reports where each entry of a batch starts, and it alone
+// decides where a segment begins. ReadAt reads such bytes with pread on a descriptor of
 // its own per segment, concurrently with the committer, which only appends.
 // It does not check the record's CRC (it may read a part of a record); Open
 // checked every record written before it. TruncateBefore closes the

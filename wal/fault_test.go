@@ -50,7 +50,7 @@ type faultStore struct {
 	failSync bool
 }
 
-func (s *faultStore) Write(first uint64, entries []byte, sizes []int) error {
+func (s *faultStore) Write(first uint64, entries []byte, sizes []int, starts []entryStart) ([]entryStart, bool, error) {
 	f := s.f
 	f.mu.Lock()
 	if f.gate {
@@ -58,36 +58,38 @@ func (s *faultStore) Write(first uint64, entries []byte, sizes []int) error {
 		f.mu.Unlock()
 		f.entered <- struct{}{}
 		<-f.release
-		return s.store.Write(first, entries, sizes)
+		return s.store.Write(first, entries, sizes, starts)
 	}
 	mode := f.failMode
 	f.failMode = ""
 	f.mu.Unlock()
 	switch mode {
 	case "before": // nothing reached the file
-		return errInjectedWrite
+		return starts, false, errInjectedWrite
 	case "after": // everything reached the file, then the error
-		if err := s.store.Write(first, entries, sizes); err != nil {
-			return err
+		starts, cycled, err := s.store.Write(first, entries, sizes, starts)
+		if err != nil {
+			return starts, cycled, err
 		}
-		return errInjectedWrite
+		return starts, cycled, errInjectedWrite
 	case "torn": // the batch reached the file with its end torn off
-		if err := s.store.Write(first, entries, sizes); err != nil {
-			return err
+		starts, cycled, err := s.store.Write(first, entries, sizes, starts)
+		if err != nil {
+			return starts, cycled, err
 		}
 		segs, err := listSegments(f.dir)
 		if err != nil {
-			return err
+			return starts, cycled, err
 		}
 		last := segs[len(segs)-1]
 		if err := os.Truncate(last.path, last.size-3); err != nil {
-			return err
+			return starts, cycled, err
 		}
-		return errInjectedWrite
+		return starts, cycled, errInjectedWrite
 	case "sync":
 		s.failSync = true
 	}
-	return s.store.Write(first, entries, sizes)
+	return s.store.Write(first, entries, sizes, starts)
 }
 
 func (s *faultStore) Sync() error {

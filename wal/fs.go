@@ -12,8 +12,10 @@ import (
 // Options.openStore).
 type store interface {
 	// Write appends entries, the framed entries (length prefix and record) of the
-	// records first, first+1, ..., one per sizes element, sizes[i] long.
-	Write(first uint64, entries []byte, sizes []int) error
+	// records first, first+1, ..., one per sizes element, sizes[i] long. It appends
+	// where each entry starts to starts and says whether it started a segment: the
+	// writer alone decides where segments begin.
+	Write(first uint64, entries []byte, sizes []int, starts []entryStart) ([]entryStart, bool, error)
 	Sync() error
 	LastIndex() (uint64, error)
 	Close() error

@@ -85,10 +85,9 @@ type Log struct {
 	st          store
 	broken      error // last write error while the log is not reopened
 	next        uint64
-	tailBytes   int64  // mirror of the writer's tail segment size, to see cycles
-	tailSegment uint64 // first index of the tail segment, for Locations
-	entries     []byte // the batch being written, framed; reused
-	sizes       []int
+	entries     []byte       // the batch being written, framed; reused
+	sizes       []int        // each entry's length
+	starts      []entryStart // where each entry went
 	spare       []Record
 	prevCallers int
 
@@ -181,11 +180,6 @@ func (l *Log) openStore(full bool) error {
 	var total int64
 	for _, s := range segs {
 		total += s.size
-	}
-	// The first segment of an empty journal is named after the next index.
-	l.tailBytes, l.tailSegment = 0, last+1
-	if len(segs) > 0 {
-		l.tailBytes, l.tailSegment = segs[len(segs)-1].size, segs[len(segs)-1].index
 	}
 	if full {
 		first := uint64(1)

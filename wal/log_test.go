@@ -153,8 +153,8 @@ func TestSubmitEmptyAndWaitCanceled(t *testing.T) {
 	require.Equal(t, uint64(1), idx)
 }
 
-// TestSegmentMirror checks that the committer's model of tidwall's segment
-// cycling (used to fsync the directory when a segment is created) matches
+// TestSegmentMirror checks that the writer's model of the tail segment (where
+// the Locations of new records point, and when a segment is created) matches
 // the files on disk after every batch.
 func TestSegmentMirror(t *testing.T) {
 	dir := t.TempDir()
@@ -168,7 +168,9 @@ func TestSegmentMirror(t *testing.T) {
 		_, err := submitWait(l, recs...)
 		require.NoError(t, err)
 		segs := mustList(t, dir)
-		require.Equal(t, segs[len(segs)-1].size, l.tailBytes, "after %d", i)
+		w := l.st.(*segmentWriter)
+		require.Equal(t, segs[len(segs)-1].size, w.size, "after %d", i)
+		require.Equal(t, segs[len(segs)-1].index, w.tail, "after %d", i)
 		var total int64
 		for _, s := range segs {
 			total += s.size

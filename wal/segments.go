@@ -1,7 +1,6 @@
 package wal
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -48,28 +47,15 @@ func openSegments(dir string, segmentSize int) (store, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := countEntries(data)
-	if err != nil {
-		return nil, fmt.Errorf("segment %s: %w", tail.path, err)
+	sc := scanSegment(data) // recovery verified it; this counts its records
+	if sc.bad != nil {
+		return nil, fmt.Errorf("segment %s: %w", tail.path, sc.bad)
 	}
 	if w.f, err = os.OpenFile(tail.path, os.O_WRONLY|os.O_APPEND, segmentPerms); err != nil {
 		return nil, err
 	}
-	w.tail, w.size, w.last = tail.index, int64(len(data)), tail.index+uint64(n)-1
+	w.tail, w.size, w.last = tail.index, int64(len(data)), tail.index+uint64(sc.count)-1
 	return w, nil
-}
-
-// countEntries counts the length-prefixed entries of a segment.
-func countEntries(data []byte) (int, error) {
-	n := 0
-	for off := 0; off < len(data); n++ {
-		size, p := binary.Uvarint(data[off:])
-		if p <= 0 || size > uint64(len(data)-off-p) {
-			return n, fmt.Errorf("%w: entry %d at byte %d", ErrTruncated, n, off)
-		}
-		off += p + int(size)
-	}
-	return n, nil
 }
 
 // create starts the segment whose first entry is index.
@@ -94,38 +80,49 @@ func (w *segmentWriter) cycle() error {
 	return w.create(w.last + 1)
 }
 
+// entryStart is where an entry begins: its segment (by first index) and byte offset.
+type entryStart struct {
+	segment uint64
+	offset  int64
+}
+
 // Write appends entries, the framed entries of records first.. in order; sizes
-// holds each one's length. Like tidwall, it starts a new segment before the batch
-// when the tail is already past the segment size, and after any entry that brings
-// the tail to the segment size or past it.
-func (w *segmentWriter) Write(first uint64, entries []byte, sizes []int) error {
+// holds each one's length. It appends where each entry starts to starts, and
+// reports whether it started a new segment. Like tidwall, it starts a new segment
+// before the batch when the tail is already past the segment size, and after any
+// entry that brings the tail to the segment size or past it.
+func (w *segmentWriter) Write(first uint64, entries []byte, sizes []int, starts []entryStart) ([]entryStart, bool, error) {
 	if w.f == nil {
-		return errors.New("wal: segment writer is closed")
+		return starts, false, errors.New("wal: segment writer is closed")
 	}
 	if first != w.last+1 {
-		return fmt.Errorf("wal: writing index %d after %d", first, w.last)
+		return starts, false, fmt.Errorf("wal: writing index %d after %d", first, w.last)
 	}
+	cycled := false
 	if w.size > w.segSize {
 		if err := w.cycle(); err != nil {
-			return err
+			return starts, cycled, err
 		}
+		cycled = true
 	}
-	start, end := 0, 0
+	begin, end := 0, 0
 	for _, n := range sizes {
+		starts = append(starts, entryStart{segment: w.tail, offset: w.size})
 		end += n
 		w.size += int64(n)
 		w.last++
 		if w.size >= w.segSize {
-			if err := w.write(entries[start:end]); err != nil {
-				return err
+			if err := w.write(entries[begin:end]); err != nil {
+				return starts, cycled, err
 			}
-			start = end
+			begin = end
 			if err := w.cycle(); err != nil {
-				return err
+				return starts, cycled, err
 			}
+			cycled = true
 		}
 	}
-	return w.write(entries[start:end])
+	return starts, cycled, w.write(entries[begin:end])
 }
 
 func (w *segmentWriter) write(b []byte) error {
