@@ -5,7 +5,9 @@
 //	    writes the front tier's and every gateway's configuration (and validates them
 //	    with the collector binary when -bin is given)
 //	longspanctl move -d deploy.yaml -shard N -to GATEWAY [-bin ...] [-timeout 2m]
-//	    moves shard N, whole, to GATEWAY while everything else keeps running
+//	    moves shard N, whole, to GATEWAY while everything else keeps running; records
+//	    it in the deployment file's two shard lists (nothing else there changes), and
+//	    signals only processes that run the gateways' --config (see proc.go)
 //	longspanctl status -d deploy.yaml
 //	    lists every shard's gateway and whether its journal is held
 //	longspanctl k8s-services -d deploy.yaml [-namespace NS] [-statefulset NAME]

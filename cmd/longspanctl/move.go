@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,7 +21,8 @@ import (
 //
 //  1. the old owner reloads a configuration without the shard (SIGHUP): its longspan
 //     processor stops and the journal is closed, flushed and unlocked;
-//  2. the deployment file records the new owner;
+//  2. the deployment file records the new owner (only the two shard lists change in
+//     it: comments and everything else stay as the operator wrote them);
 //  3. the new owner reloads a configuration with the shard: it replays the journal
 //     (open spans, held spans, last-seen times, snapshot numbers; idle clocks restart
 //     at adoption, as after a restart) and binds the shard's address.
@@ -46,12 +46,28 @@ func move(deployPath, bin string, s int, to string, timeout time.Duration, out i
 	if err := d.Assign(s, to); err != nil {
 		return err
 	}
+	// Before anything is reloaded: the move can be recorded in the deployment file
+	// (which keeps everything but the two shard lists as it is).
+	raw, err := os.ReadFile(deployPath)
+	if err != nil {
+		return err
+	}
+	if _, err := d.EditShardLists(raw); err != nil {
+		return fmt.Errorf("%s: cannot record the move: %w", deployPath, err)
+	}
+	// And both gateways run: a shard released by one that the other cannot take waits
+	// (in the front tier's queue) until someone starts it.
+	for _, g := range []string{from, to} {
+		if _, err := gatewayPID(d, g, out); err != nil {
+			return fmt.Errorf("shard %d not moved: %w", s, err)
+		}
+	}
 	if from != to {
 		fmt.Fprintf(out, "shard %d: %s -> %s (journal %s)\n", s, from, to, journal)
 		if err := writeGateway(d, from, bin); err != nil {
 			return err
 		}
-		if err := reload(d, from, timeout); err != nil {
+		if err := reload(d, from, timeout, out); err != nil {
 			return fmt.Errorf("releasing shard %d from %s: %w", s, from, err)
 		}
 		if err := waitFor(timeout, "the journal of shard "+strconv.Itoa(s)+" to be unlocked by "+from, func() (bool, error) {
@@ -61,14 +77,14 @@ func move(deployPath, bin string, s int, to string, timeout time.Duration, out i
 			return err
 		}
 		fmt.Fprintf(out, "  %s released it after %s\n", from, time.Since(start).Round(time.Millisecond))
-		if err := d.Save(deployPath); err != nil {
+		if err := d.WriteShardLists(deployPath); err != nil {
 			return err
 		}
 	}
 	if err := writeGateway(d, to, bin); err != nil {
 		return err
 	}
-	if err := reload(d, to, timeout); err != nil {
+	if err := reload(d, to, timeout, out); err != nil {
 		return fmt.Errorf("adopting shard %d on %s: %w", s, to, err)
 	}
 	listen := d.ShardListen(s)
@@ -91,19 +107,13 @@ func move(deployPath, bin string, s int, to string, timeout time.Duration, out i
 }
 
 // reload makes gateway name load its configuration again (SIGHUP) and waits until its
-// health check answers 200 once more.
-func reload(d *topology.Deployment, name string, timeout time.Duration) error {
+// health check answers 200 once more. It signals only a process that runs the
+// gateway's configuration (gatewayPID).
+func reload(d *topology.Deployment, name string, timeout time.Duration, out io.Writer) error {
 	g := d.Gateways[name]
-	if g.PIDFile == "" {
-		return fmt.Errorf("gateways::%s::pid_file: required to reload it", name)
-	}
-	raw, err := os.ReadFile(g.PIDFile)
+	pid, err := gatewayPID(d, name, out)
 	if err != nil {
-		return fmt.Errorf("gateway %s is not running (pid file: %w); start it with --config %s", name, err, g.Config)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return fmt.Errorf("pid file %s: %w", g.PIDFile, err)
+		return err
 	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("gateway %s (pid %d): %w; start it with --config %s", name, pid, err, g.Config)

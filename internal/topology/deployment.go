@@ -9,8 +9,11 @@
 package topology // import "github.com/otelcol-longspan/otelcol-longspan/internal/topology"
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -60,13 +63,22 @@ type Deployment struct {
 	TailSampling map[string]any `yaml:"tail_sampling"`
 	LongspanAck  map[string]any `yaml:"longspan_ack"`
 	// Exporters are defined on every gateway. Sampled lists those that receive complete
-	// traces after tail_sampling, Live those that receive snapshot spans.
+	// traces after tail_sampling, Live those that receive snapshot spans. In their
+	// string values, {gateway} is replaced by the gateway's name (GatewayPlaceholder), so
+	// that gateways sharing a disk write files of their own.
 	Exporters map[string]any `yaml:"exporters"`
 	Sampled   []string       `yaml:"sampled_exporters"`
 	Live      []string       `yaml:"live_exporters"`
 	// Telemetry is each gateway's and the front's service::telemetry, as it is.
 	Telemetry map[string]any `yaml:"telemetry"`
 }
+
+// GatewayPlaceholder, in any string value of an exporter's settings (at any depth), is
+// replaced by the gateway's name in that gateway's configuration. A `file` exporter's
+// path must contain it when the deployment has more than one gateway: gateways on one
+// machine (or one shared volume) would otherwise all append to one file, and their
+// writes interleave into lines that are not JSON.
+const GatewayPlaceholder = "{gateway}"
 
 // GatewaySpec is one gateway.
 type GatewaySpec struct {
@@ -77,7 +89,9 @@ type GatewaySpec struct {
 	// Config is where `longspanctl config` writes this gateway's configuration.
 	Config string `yaml:"config"`
 	// PIDFile holds the gateway's process id; `longspanctl move` signals SIGHUP to it
-	// to make the collector reload its configuration.
+	// to make the collector reload its configuration, after checking that the process
+	// runs this gateway's Config (`--config`). Optional: without it, or when it is
+	// stale, move looks for the process that runs --config Config.
 	PIDFile string `yaml:"pid_file"`
 	// Metrics is the port of the gateway's own Prometheus metrics (0 = none).
 	Metrics int `yaml:"metrics_port"`
@@ -102,7 +116,8 @@ type FrontSpec struct {
 	// BatchMaxSpans caps the spans of one request to a gateway; the queue merges
 	// queued client requests, in order, up to it. Default 8192.
 	BatchMaxSpans int `yaml:"batch_max_spans"`
-	// RetryMaxInterval caps the wait between retries of a request. Default 5s.
+	// RetryMaxInterval caps the wait between retries of a request (from 100 ms, ×1.5
+	// each retry). Default 2s.
 	RetryMaxInterval string `yaml:"retry_max_interval"`
 	Config           string `yaml:"config"`
 	Metrics          int    `yaml:"metrics_port"`
@@ -168,8 +183,8 @@ func Load(path string) (*Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Deployment{}
-	if err := yaml.Unmarshal(raw, d); err != nil {
+	d, err := parse(raw)
+	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if err := d.Validate(); err != nil {
@@ -178,14 +193,34 @@ func Load(path string) (*Deployment, error) {
 	return d, nil
 }
 
-// Save writes the deployment file atomically (temp file + rename).
+// parse decodes a deployment file strictly: a key the Deployment does not know (a typo,
+// or a setting of another version) is an error rather than silently ignored.
+func parse(raw []byte) (*Deployment, error) {
+	d := &Deployment{}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(d); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Save writes the whole deployment as a new file, atomically (temp file + rename). It
+// writes no comments: to record a shard move in a file someone wrote, use
+// WriteShardLists, which changes nothing else in it.
 func (d *Deployment) Save(path string) error {
 	raw, err := yaml.Marshal(d)
 	if err != nil {
 		return err
 	}
+	return writeAtomic(path, raw, 0o644)
+}
+
+// writeAtomic replaces path with raw through a temp file and a rename, so that a reader
+// never sees half a file.
+func writeAtomic(path string, raw []byte, mode os.FileMode) error {
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
+	if err := os.WriteFile(tmp, raw, mode); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
@@ -244,6 +279,19 @@ func (d *Deployment) Validate() error {
 	for _, e := range append(slices.Clone(d.Sampled), d.Live...) {
 		if _, ok := d.Exporters[e]; !ok {
 			errs = append(errs, fmt.Errorf("exporter %q is listed but not defined under exporters", e))
+		}
+	}
+	if len(d.Gateways) > 1 {
+		for _, name := range slices.Sorted(maps.Keys(d.Exporters)) {
+			if typ, _, _ := strings.Cut(name, "/"); typ != "file" {
+				continue
+			}
+			cfg, _ := d.Exporters[name].(map[string]any)
+			if path, _ := cfg["path"].(string); !strings.Contains(path, GatewayPlaceholder) {
+				errs = append(errs, fmt.Errorf("exporters::%s::path: %q would be the same file for all %d gateways, "+
+					"which append to it at once (lines of two gateways run into each other): "+
+					"put %s in it, e.g. ./out/%s/traces.jsonl", name, path, len(d.Gateways), GatewayPlaceholder, GatewayPlaceholder))
+			}
 		}
 	}
 	return errors.Join(errs...)

@@ -3,6 +3,7 @@ package topology
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -77,4 +78,23 @@ func TestAssignAndSaveRoundTrip(t *testing.T) {
 	assert.Equal(t, "gw-b", back.Owner(7))
 	_, err = os.Stat(path + ".tmp")
 	assert.ErrorIs(t, err, os.ErrNotExist, "the save renames its temp file into place")
+}
+
+func TestLoadRefusesUnknownKeys(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	for _, typo := range []struct{ from, to, want string }{
+		{"journal_root:", "journal_rot:", "field journal_rot not found"},
+		{"queue_directory:", "queue_dir:", "field queue_dir not found"},
+		{"pid_file: gw-a.pid", "pidfile: gw-a.pid", "field pidfile not found"},
+	} {
+		path := filepath.Join(t.TempDir(), "deploy.yaml")
+		require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(raw), typo.from, typo.to, 1)), 0o644))
+		_, err := Load(path)
+		assert.ErrorContains(t, err, typo.want)
+	}
+	empty := filepath.Join(t.TempDir(), "empty.yaml")
+	require.NoError(t, os.WriteFile(empty, nil, 0o644))
+	_, err = Load(empty)
+	assert.ErrorContains(t, err, "shards: 0 must be between 1 and 1000", "an empty file is an invalid deployment, not a parse error")
 }

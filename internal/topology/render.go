@@ -3,6 +3,7 @@ package topology
 import (
 	"fmt"
 	"maps"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -33,9 +34,9 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 	ext := m{"health_check": m{"endpoint": g.Health}}
 	extNames := []string{"health_check"}
 	recv, procs, pipes := m{}, m{}, m{}
-	exporters := maps.Clone(d.Exporters)
-	if exporters == nil {
-		exporters = m{}
+	exporters := m{}
+	for e, c := range d.Exporters {
+		exporters[e] = expandGateway(c, name)
 	}
 	exporters[logsExporter] = m{"verbosity": "basic"}
 
@@ -159,7 +160,7 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 		batchMax = 8192
 	}
 	if maxInterval == "" {
-		maxInterval = "5s"
+		maxInterval = defaultRetryMaxInterval
 	}
 	cfg := m{
 		"extensions": m{
@@ -175,7 +176,16 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 					"queue_size": queueSize, "num_consumers": consumers,
 					"batch": m{"flush_timeout": "20ms", "sizer": "items", "min_size": batchMax / 4, "max_size": batchMax},
 				},
-				"retry_on_failure": m{"enabled": true, "initial_interval": "100ms", "max_interval": maxInterval, "max_elapsed_time": "0s"},
+				// load_balancing's retry settings start from zero, not from the collector's
+				// defaults: without a multiplier the retry interval stays at
+				// initial_interval, and a batch stuck on one shard is re-sent whole (the
+				// healthy shards' parts too) ten times a second. Backing off ×1.5 up to
+				// max_interval re-sends it at most every max_interval (±20%) while the shard
+				// is away, and retries it within max_interval of the shard's return.
+				"retry_on_failure": m{
+					"enabled": true, "initial_interval": "100ms", "multiplier": retryMultiplier,
+					"randomization_factor": 0.2, "max_interval": maxInterval, "max_elapsed_time": "0s",
+				},
 				"protocol": m{"otlp": m{
 					"tls":              m{"insecure": true},
 					"timeout":          "10s",
@@ -196,6 +206,35 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 	}
 	return marshal(fmt.Sprintf("front tier of a %d-shard deployment", d.Shards), cfg)
 }
+
+// expandGateway copies an exporter's settings with GatewayPlaceholder replaced by the
+// gateway's name in every string value.
+func expandGateway(v any, gateway string) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, GatewayPlaceholder, gateway)
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = expandGateway(x, gateway)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = expandGateway(x, gateway)
+		}
+		return out
+	}
+	return v
+}
+
+// The front tier's retry of a batch that a shard did not take: 100 ms, then ×1.5 up to
+// retry_max_interval (default 2s), without a time limit.
+const (
+	retryMultiplier         = 1.5
+	defaultRetryMaxInterval = "2s"
+)
 
 func (d *Deployment) probeInterval() string {
 	if d.Front.ProbeInterval != "" {

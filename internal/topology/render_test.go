@@ -94,3 +94,61 @@ func TestFrontListsEveryShardOnceWithADurableQueue(t *testing.T) {
 	_, hasProcessors := at(t, cfg, "service", "pipelines", "logs").(map[string]any)["processors"]
 	assert.False(t, hasProcessors, "the front tier only queues and routes")
 }
+
+// Gateways on one machine must not append to the same file: {gateway} in an exporter's
+// string values (at any depth) becomes the gateway's name, and a file exporter without
+// it is refused.
+func TestEachGatewayWritesItsOwnFiles(t *testing.T) {
+	d, err := Load(filepath.Join("..", "..", "config", "scale-out", "deploy.yaml"))
+	require.NoError(t, err)
+	paths := map[string]string{}
+	for _, name := range d.GatewayNames() {
+		raw, err := d.GatewayConfig(name)
+		cfg := rendered(t, raw, err)
+		for _, e := range []string{"file/traces", "file/snapshots"} {
+			p := at(t, cfg, "exporters", e, "path").(string)
+			assert.Contains(t, p, "/"+name+"/", "%s's %s", name, e)
+			assert.NotContains(t, p, GatewayPlaceholder)
+			if other, seen := paths[p]; seen {
+				t.Errorf("%s and %s both write %s", other, name, p)
+			}
+			paths[p] = name
+		}
+	}
+	assert.Len(t, paths, 2*len(d.Gateways))
+	assert.Contains(t, d.Exporters["file/traces"].(map[string]any)["path"], GatewayPlaceholder, "rendering does not change the deployment")
+
+	d.Exporters["otlp_grpc/x"] = map[string]any{"endpoint": "b:4317", "headers": map[string]any{"x-gw": "{gateway}"}, "list": []any{"a-{gateway}", 3}}
+	raw, err := d.GatewayConfig("gw-b")
+	cfg := rendered(t, raw, err)
+	assert.Equal(t, "gw-b", at(t, cfg, "exporters", "otlp_grpc/x", "headers", "x-gw"))
+	assert.Equal(t, []any{"a-gw-b", 3}, at(t, cfg, "exporters", "otlp_grpc/x", "list"))
+
+	d.Exporters["file/traces"].(map[string]any)["path"] = "./out/traces.jsonl"
+	assert.ErrorContains(t, d.Validate(), `exporters::file/traces::path: "./out/traces.jsonl" would be the same file for all 4 gateways`)
+	for _, name := range []string{"gw-b", "gw-c", "gw-d"} {
+		delete(d.Gateways, name)
+	}
+	d.Gateways["gw-a"].Shards = ShardList{}
+	for s := range d.Shards {
+		d.Gateways["gw-a"].Shards = append(d.Gateways["gw-a"].Shards, s)
+	}
+	assert.NoError(t, d.Validate(), "one gateway: one writer")
+}
+
+// load_balancing's retry starts from a zero BackOffConfig: without a multiplier it
+// retries at initial_interval forever.
+func TestFrontBacksOffItsRetries(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	raw, err := d.FrontConfig()
+	retry := at(t, rendered(t, raw, err), "exporters", "load_balancing", "retry_on_failure")
+	assert.Equal(t, "100ms", at(t, retry, "initial_interval"))
+	assert.Equal(t, 1.5, at(t, retry, "multiplier"))
+	assert.Equal(t, "2s", at(t, retry, "max_interval"))
+	assert.Equal(t, 0.2, at(t, retry, "randomization_factor"))
+
+	d.Front.RetryMaxInterval = "1s"
+	raw, err = d.FrontConfig()
+	assert.Equal(t, "1s", at(t, rendered(t, raw, err), "exporters", "load_balancing", "retry_on_failure", "max_interval"))
+}
