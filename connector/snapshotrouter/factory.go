@@ -43,5 +43,5 @@ func createTracesToTraces(_ context.Context, _ connector.Settings, cfg component
 	if err != nil {
 		return nil, fmt.Errorf("default_pipelines: %w", err)
 	}
-	return &router{snapshots: live, rest: rest}, nil
+	return &router{snapshots: live, rest: rest, uniqueIDs: c.SnapshotSpanIDs == SnapshotSpanIDsUnique}, nil
 }
