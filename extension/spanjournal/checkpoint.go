@@ -69,9 +69,9 @@ func (j *Journal) checkpoint(ctx context.Context) (removed int, err error) {
 	}
 	j.mu.Lock()
 	var recs []wal.Record
-	for _, e := range j.st.reconciledOrder {
-		if at, ok := j.st.reconciled[e.key]; ok && at.Equal(e.at) {
-			recs = append(recs, reconciledRecord(e.key, at))
+	for _, e := range j.st.closedOrder {
+		if c, ok := j.st.closed[e.key]; ok && c.At.Equal(e.at) {
+			recs = append(recs, closedRecord(e.key, c))
 		}
 	}
 	pending := j.log.Submit(recs...)

@@ -38,7 +38,8 @@
 //     before clients were kept, replay with no client);
 //   - released batches until their retention ends (Released.TraceID, Batch, At, Early,
 //     Spans; recRelease, recReleasedBatch, recForget);
-//   - the ids of reconciled spans and when (recReconciled);
+//   - the ids of spans open here that were closed, when, and whether reconciled or
+//     ended by their client (recReconciled);
 //   - snapshot numbers: each round's numbers in one record without payloads
 //     (Tx.NextSnapshotSeq; recSnapshotSeqs), so numbering never repeats.
 //
@@ -47,8 +48,8 @@
 //   - Trace.GraceUntil (parent_grace): a recovered trace has no grace left;
 //   - delivery bookkeeping (in flight, delivered, attempts, next attempt): every
 //     journaled batch is delivered again after a restart, marked Released.Replayed;
-//   - forgetting reconciled ids (Tx.ForgetReconciled): replay restores them and the
-//     next call forgets them again;
+//   - forgetting closed ids (Tx.ForgetClosed): replay restores them and the next
+//     call forgets them again;
 //   - the session index, the counters and the Usage of every trace, session and
 //     client (the processor's quotas), derived from the above.
 //

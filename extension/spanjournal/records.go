@@ -27,8 +27,10 @@ const (
 	recCheckpoint byte = 4
 	// recReleasedBatch restates a whole released batch, spans included (checkpoints).
 	recReleasedBatch byte = 5
-	// recReconciled remembers that a span was reconciled, so that its real end, if it
-	// ever arrives, supersedes the reconciled version instead of opening it again.
+	// recReconciled remembers that a span open here was closed: reconciled, so that
+	// its real end, if it ever arrives, supersedes the reconciled version instead of
+	// opening it again; or ended by its client (a trailing byte), so that an older
+	// snapshot of it delivered late does not open it again.
 	recReconciled byte = 6
 	// recSnapshotSeqs records the numbers of one round of snapshots (trace id, span
 	// id, number), so that numbering never repeats after a restart or a shard move.
@@ -182,20 +184,30 @@ func decodeForget(d *decoder) (pcommon.TraceID, uint64, error) {
 	return id, batch, d.err
 }
 
-func reconciledRecord(k SpanKey, at time.Time) wal.Record {
-	b := make([]byte, 0, 34)
+// closedRecord encodes a closed span. A span its client ended carries one more byte
+// (1); a reconciled one has none, as every recReconciled record before there were
+// ended ones.
+func closedRecord(k SpanKey, c Closed) wal.Record {
+	b := make([]byte, 0, 35)
 	b = append(b, k.Trace[:]...)
 	b = append(b, k.Span[:]...)
-	b = appendTime(b, at)
+	b = appendTime(b, c.At)
+	if c.Ended {
+		b = appendBool(b, true)
+	}
 	return wal.Record{Type: recReconciled, Data: b}
 }
 
-func decodeReconciled(d *decoder) (SpanKey, time.Time, error) {
+func decodeClosed(d *decoder) (SpanKey, Closed, error) {
 	var k SpanKey
+	var c Closed
 	d.bytes(k.Trace[:])
 	d.bytes(k.Span[:])
-	at := d.time()
-	return k, at, d.err
+	c.At = d.time()
+	if d.err == nil && len(d.b) > 0 {
+		c.Ended = d.bool()
+	}
+	return k, c, d.err
 }
 
 // snapshotSeq is one span's latest snapshot number.

@@ -88,11 +88,11 @@ func (j *Journal) apply(r wal.Record, at wal.Location) error {
 			}
 		}
 	case recReconciled:
-		k, at, err := decodeReconciled(d)
+		k, c, err := decodeClosed(d)
 		if err != nil {
 			return err
 		}
-		j.st.rememberReconciled(k, at)
+		j.st.rememberClosed(k, c)
 	case recReleasedBatch:
 		r, err := decodeReleasedBatch(d)
 		if err != nil {

@@ -246,8 +246,15 @@ type SpanKey struct {
 	Span  pcommon.SpanID
 }
 
-// reconciledID is one entry of the bounded memory of reconciled spans.
-type reconciledID struct {
+// Closed is what the journal remembers of a span that was open here and is closed
+// now: when, and whether its client ended it (else the collector reconciled it).
+type Closed struct {
+	At    time.Time
+	Ended bool
+}
+
+// closedID is one entry of the bounded memory of closed spans.
+type closedID struct {
 	key SpanKey
 	at  time.Time
 }
@@ -273,10 +280,11 @@ type state struct {
 	undelivered []*Released
 	delivered   []*Released
 
-	// reconciled remembers reconciled spans, oldest first in reconciledOrder; rebuilt
-	// from recReconciled records (forgetting them is not journaled).
-	reconciled      map[SpanKey]time.Time
-	reconciledOrder []reconciledID
+	// closed remembers spans that were open here and were reconciled or ended by their
+	// client, oldest first in closedOrder; rebuilt from recReconciled records
+	// (forgetting them is not journaled).
+	closed      map[SpanKey]Closed
+	closedOrder []closedID
 
 	// Derived from the above.
 	openSpans     int
@@ -302,7 +310,7 @@ func newState() *state {
 		sessions:     map[string]map[SpanKey]struct{}{},
 		sessionUsage: map[string]*Usage{},
 		clientUsage:  map[string]*Usage{},
-		reconciled:   map[SpanKey]time.Time{},
+		closed:       map[SpanKey]Closed{},
 	}
 }
 
@@ -450,27 +458,27 @@ func (st *state) forget(id pcommon.TraceID, batch uint64) {
 	}
 }
 
-func (st *state) rememberReconciled(k SpanKey, at time.Time) {
+func (st *state) rememberClosed(k SpanKey, c Closed) {
 	// A key remembered again gets a second entry; only the entry with the key's
-	// current time removes it (forgetReconciled).
-	st.reconciledOrder = append(st.reconciledOrder, reconciledID{key: k, at: at})
-	st.reconciled[k] = at
+	// current time removes it (forgetClosed).
+	st.closedOrder = append(st.closedOrder, closedID{key: k, at: c.At})
+	st.closed[k] = c
 }
 
-// forgetReconciled drops the oldest remembered ids while keep says so.
-func (st *state) forgetReconciled(keep func(at time.Time, n int) bool) int {
+// forgetClosed drops the oldest remembered ids while keep says so.
+func (st *state) forgetClosed(keep func(at time.Time, n int) bool) int {
 	n := 0
-	for n < len(st.reconciledOrder) {
-		e := st.reconciledOrder[n]
-		if keep(e.at, len(st.reconciledOrder)-n) {
+	for n < len(st.closedOrder) {
+		e := st.closedOrder[n]
+		if keep(e.at, len(st.closedOrder)-n) {
 			break
 		}
-		if st.reconciled[e.key].Equal(e.at) {
-			delete(st.reconciled, e.key)
+		if st.closed[e.key].At.Equal(e.at) {
+			delete(st.closed, e.key)
 		}
 		n++
 	}
-	clear(st.reconciledOrder[:n])
-	st.reconciledOrder = st.reconciledOrder[n:]
+	clear(st.closedOrder[:n])
+	st.closedOrder = st.closedOrder[n:]
 	return n
 }

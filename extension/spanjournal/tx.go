@@ -110,23 +110,25 @@ func (tx *Tx) NextSnapshotSeq(s *Span) uint32 {
 	return s.SnapshotSeq
 }
 
-// RememberReconciled journals that a span was reconciled at at.
-func (tx *Tx) RememberReconciled(k SpanKey, at time.Time) {
-	tx.j.st.rememberReconciled(k, at)
-	tx.recs = append(tx.recs, reconciledRecord(k, at))
+// RememberClosed journals that a span open here was closed: reconciled, or ended by
+// its client (c.Ended). A later open snapshot of it is older news, and a later real
+// end of a reconciled one supersedes it.
+func (tx *Tx) RememberClosed(k SpanKey, c Closed) {
+	tx.j.st.rememberClosed(k, c)
+	tx.recs = append(tx.recs, closedRecord(k, c))
 }
 
-// ReconciledAt says when a span was reconciled, if it is still remembered.
-func (tx *Tx) ReconciledAt(k SpanKey) (time.Time, bool) {
-	at, ok := tx.j.st.reconciled[k]
-	return at, ok
+// ClosedAt says whether, when and how a span was closed, if it is still remembered.
+func (tx *Tx) ClosedAt(k SpanKey) (Closed, bool) {
+	c, ok := tx.j.st.closed[k]
+	return c, ok
 }
 
-// ForgetReconciled drops remembered reconciled ids older than before, and the oldest
-// beyond max entries; it returns how many went for each reason. Not journaled: replay
+// ForgetClosed drops remembered closed ids older than before, and the oldest beyond
+// max entries; it returns how many went for each reason. Not journaled: replay
 // restores them and the next call drops them again.
-func (tx *Tx) ForgetReconciled(before time.Time, maxEntries int) (expired, evicted int) {
-	expired = tx.j.st.forgetReconciled(func(at time.Time, _ int) bool { return !at.Before(before) })
-	evicted = tx.j.st.forgetReconciled(func(_ time.Time, n int) bool { return n <= maxEntries })
+func (tx *Tx) ForgetClosed(before time.Time, maxEntries int) (expired, evicted int) {
+	expired = tx.j.st.forgetClosed(func(at time.Time, _ int) bool { return !at.Before(before) })
+	evicted = tx.j.st.forgetClosed(func(_ time.Time, n int) bool { return n <= maxEntries })
 	return expired, evicted
 }

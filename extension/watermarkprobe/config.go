@@ -3,13 +3,19 @@ package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/e
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // Config is the watermarkprobe extension's configuration.
 type Config struct {
-	// Endpoint is the front tier's OTLP gRPC endpoint (host:port, plaintext). Required.
+	// Endpoint is the front tier's OTLP gRPC endpoint (host:port, plaintext). Set it,
+	// or Endpoints for a front tier of several instances.
 	Endpoint string `mapstructure:"endpoint"`
+	// Endpoints are the OTLP gRPC endpoints of every instance of the front tier, when
+	// clients may send to any of them: each is probed, and a shard's watermark is the
+	// lowest of theirs. Not with Endpoint.
+	Endpoints []string `mapstructure:"endpoints"`
 	// Interval is how often a probe request is sent. A shard's watermark trails the
 	// wall clock by about this much plus the front tier's latency, and idle
 	// reconciliation waits that much longer. Default 1s.
@@ -24,11 +30,24 @@ type Config struct {
 	_ struct{}
 }
 
+// endpoints is every front-tier instance to probe.
+func (c *Config) endpoints() []string {
+	if c.Endpoint != "" {
+		return []string{c.Endpoint}
+	}
+	return c.Endpoints
+}
+
 // Validate checks the configuration.
 func (c *Config) Validate() error {
 	var errs []error
-	if c.Endpoint == "" {
-		errs = append(errs, errors.New("endpoint: required; the front tier's OTLP gRPC address, e.g. front:4317"))
+	switch {
+	case c.Endpoint == "" && len(c.Endpoints) == 0:
+		errs = append(errs, errors.New("endpoint: required (or endpoints); the front tier's OTLP gRPC address, e.g. front:4317"))
+	case c.Endpoint != "" && len(c.Endpoints) > 0:
+		errs = append(errs, errors.New("endpoint and endpoints: set one of them"))
+	case slices.Contains(c.Endpoints, ""):
+		errs = append(errs, errors.New("endpoints: an empty entry"))
 	}
 	if c.Interval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("interval: %s must be at least 10ms", c.Interval))

@@ -20,6 +20,11 @@
 // interface, in the same collector) in the current epoch. Probes sent after the
 // reconnection queue behind everything the restarted front tier holds.
 //
+// A front tier of several instances (clients may send each request to any of them) is
+// probed through every instance (Config.Endpoints), each probe marked with its
+// instance (AttrFront), each instance with its own epoch. A shard's watermark is the
+// lowest of its instances': what any instance accepted before it has arrived.
+//
 //go:generate mdatagen metadata.yaml
 package watermarkprobe // import "github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 
@@ -41,6 +46,9 @@ const (
 	// AttrPath is "logs" on a probe span that a gateway rerouted from a logs probe:
 	// it measures the front tier's logs queue, which heartbeats take.
 	AttrPath = "longspan.probe.path"
+	// AttrFront is the index, in the sender's Config.Endpoints, of the front-tier
+	// instance the probe was sent to (absent: 0).
+	AttrFront = "longspan.probe.front"
 )
 
 // SpanName is the name of every probe span.
@@ -51,10 +59,15 @@ const SpanName = "longspan.watermark_probe"
 type Source interface {
 	// Sender names this extension's probes.
 	Sender() string
-	// Epoch is the current epoch; it goes up when the connection to the front tier
-	// is lost, and a probe sent in an earlier one may have overtaken client data.
-	Epoch() int64
-	// Forward sends spans to the front tier and returns once it acknowledged them.
+	// Fronts is how many front-tier instances are probed: a watermark is the lowest
+	// of the instances' (clients may send any request to any instance).
+	Fronts() int
+	// Epoch is the current epoch of the connection to front-tier instance i; it goes
+	// up when that connection is lost, and a probe sent through that instance in an
+	// earlier one may have overtaken client data.
+	Epoch(i int) int64
+	// Forward sends spans through the first front-tier instance and returns once it
+	// acknowledged them.
 	// A gateway's logs pipeline uses it to send heartbeats, turned into spans, to the
 	// shard that holds their trace (load_balancing routes log records by another
 	// hash of the trace id than spans, so a heartbeat record lands on a random shard).

@@ -39,19 +39,29 @@ type prober struct {
 	newTicker tickerFunc
 	now       func() time.Time
 
-	conn   *grpc.ClientConn
-	client ptraceotlp.GRPCClient
-	// logsClient sends the probes of the front tier's logs queue.
-	logsClient plogotlp.GRPCClient
-	stop       chan struct{}
-	wg         sync.WaitGroup
+	// fronts are the front tier's instances, in the order of Config.Endpoints: each is
+	// probed on its own, and a processor's watermark is the lowest of theirs.
+	fronts []*front
+	stop   chan struct{}
+	wg     sync.WaitGroup
 
 	stopWatch context.CancelFunc
 
 	sender string
-	epoch  atomic.Int64
+}
 
-	// lastWarn limits the warning about an unreachable front tier to one a minute.
+// front is one instance of the front tier and this extension's connection to it.
+type front struct {
+	index    int
+	endpoint string
+	conn     *grpc.ClientConn
+	client   ptraceotlp.GRPCClient
+	// logsClient sends the probes of the instance's logs queue.
+	logsClient plogotlp.GRPCClient
+	epoch      atomic.Int64
+
+	// lastWarn limits the warning about an unreachable instance to one a minute;
+	// failing counts failed probes in a row. Its probe goroutine only.
 	lastWarn time.Time
 	failing  int
 }
@@ -63,15 +73,25 @@ var (
 
 func (p *prober) Sender() string { return p.sender }
 
-// Forward sends td to the front tier and waits for its answer.
+// Fronts is how many front-tier instances this extension probes.
+func (p *prober) Fronts() int { return len(p.cfg.endpoints()) }
+
+// Epoch is the current epoch of the connection to front-tier instance i.
+func (p *prober) Epoch(i int) int64 {
+	if i < 0 || i >= len(p.fronts) {
+		return -1
+	}
+	return p.fronts[i].epoch.Load()
+}
+
+// Forward sends td through the first front-tier instance and waits for its answer.
 func (p *prober) Forward(ctx context.Context, td ptrace.Traces) error {
-	if p.client == nil {
+	if len(p.fronts) == 0 {
 		return errors.New("watermarkprobe: not started")
 	}
-	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+	_, err := p.fronts[0].client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 	return err
 }
-func (p *prober) Epoch() int64 { return p.epoch.Load() }
 
 func newProber(set extension.Settings, cfg *Config, tick tickerFunc) (*prober, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
@@ -84,29 +104,37 @@ func newProber(set extension.Settings, cfg *Config, tick tickerFunc) (*prober, e
 }
 
 func (p *prober) Start(_ context.Context, _ component.Host) error {
-	conn, err := grpc.NewClient(p.cfg.Endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
+	for i, endpoint := range p.cfg.endpoints() {
+		conn, err := grpc.NewClient(endpoint, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			p.closeConns()
+			return err
+		}
+		p.fronts = append(p.fronts, &front{index: i, endpoint: endpoint, conn: conn,
+			client: ptraceotlp.NewGRPCClient(conn), logsClient: plogotlp.NewGRPCClient(conn)})
 	}
-	p.conn, p.client, p.logsClient = conn, ptraceotlp.NewGRPCClient(conn), plogotlp.NewGRPCClient(conn)
 	p.stop = make(chan struct{})
-	ticks, stopTicks := p.newTicker(p.cfg.Interval)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	p.stopWatch = stopWatch
-	p.wg.Add(2)
-	go p.watchConnection(watchCtx)
-	go func() {
-		defer p.wg.Done()
-		defer stopTicks()
-		for {
-			select {
-			case <-p.stop:
-				return
-			case <-ticks:
-				p.probe()
+	for _, f := range p.fronts {
+		// One ticker and goroutine per instance: a stalled instance holds up its own
+		// probes only.
+		ticks, stopTicks := p.newTicker(p.cfg.Interval)
+		p.wg.Add(2)
+		go p.watchConnection(watchCtx, f)
+		go func() {
+			defer p.wg.Done()
+			defer stopTicks()
+			for {
+				select {
+				case <-p.stop:
+					return
+				case <-ticks:
+					p.probe(f)
+				}
 			}
-		}
-	}()
+		}()
+	}
 	return nil
 }
 
@@ -117,61 +145,81 @@ func (p *prober) Shutdown(context.Context) error {
 		p.wg.Wait()
 		p.stop = nil
 	}
-	if p.conn != nil {
-		_ = p.conn.Close()
-		p.conn = nil
-	}
+	p.closeConns()
 	p.telemetry.Shutdown()
 	return nil
 }
 
-// watchConnection starts a new epoch whenever the connection to the front tier stops
-// being ready: the front tier may have restarted and put old requests behind newer
-// ones.
-func (p *prober) watchConnection(ctx context.Context) {
+func (p *prober) closeConns() {
+	for _, f := range p.fronts {
+		_ = f.conn.Close()
+	}
+	p.fronts = nil
+}
+
+// watchConnection starts a new epoch of f whenever the connection to it stops being
+// ready: the instance may have restarted and put old requests behind newer ones.
+func (p *prober) watchConnection(ctx context.Context, f *front) {
 	defer p.wg.Done()
-	state := p.conn.GetState()
-	for p.conn.WaitForStateChange(ctx, state) {
-		next := p.conn.GetState()
+	state := f.conn.GetState()
+	for f.conn.WaitForStateChange(ctx, state) {
+		next := f.conn.GetState()
 		if state == connectivity.Ready && next != connectivity.Ready {
-			p.epoch.Add(1)
+			f.epoch.Add(1)
 		}
 		state = next
 	}
 }
 
-// probe sends one request of probe spans. A failed probe is not retried: the next
-// interval's probe carries a later send time and supersedes it.
-func (p *prober) probe() {
+// probe sends one request of probe spans, and one of probe records, to f. A failed
+// probe is not retried: the next interval's probe carries a later send time and
+// supersedes it.
+func (p *prober) probe(f *front) {
 	ctx, cancel := context.WithTimeout(context.Background(), p.cfg.Interval)
 	defer cancel()
-	now, epoch := p.now(), p.epoch.Load()
-	_, err := p.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, now, p.sender, epoch)))
+	now, epoch := p.now(), f.epoch.Load()
+	id := ProbeID{Sender: p.sender, Epoch: epoch, Front: f.index}
+	_, err := f.client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(Probes(p.cfg.Spans, now, id)))
 	if err == nil {
-		_, err = p.logsClient.Export(ctx, plogotlp.NewExportRequestFromLogs(LogProbes(p.cfg.Spans, now, p.sender, epoch)))
+		_, err = f.logsClient.Export(ctx, plogotlp.NewExportRequestFromLogs(LogProbes(p.cfg.Spans, now, id)))
 	}
 	if err != nil {
 		p.telemetry.WatermarkprobeProbeFailures.Add(ctx, 1)
-		p.failing++
-		if now := p.now(); now.Sub(p.lastWarn) >= time.Minute {
-			p.lastWarn = now
-			p.logger.Warn("The front tier did not accept a watermark probe; until it does, the shards' watermarks stand still and idle reconciliation waits",
-				zap.String("endpoint", p.cfg.Endpoint), zap.Int("failed_in_a_row", p.failing), zap.Error(err))
+		f.failing++
+		if now := p.now(); now.Sub(f.lastWarn) >= time.Minute {
+			f.lastWarn = now
+			p.logger.Warn("A front-tier instance did not accept a watermark probe; until it does, the shards' watermarks stand still and idle reconciliation and releases wait",
+				zap.String("endpoint", f.endpoint), zap.Int("failed_in_a_row", f.failing), zap.Error(err))
 		}
 		return
 	}
-	if p.failing > 0 {
-		p.logger.Info("The front tier accepts watermark probes again", zap.String("endpoint", p.cfg.Endpoint), zap.Int("failed_in_a_row", p.failing))
-		p.failing = 0
+	if f.failing > 0 {
+		p.logger.Info("The front-tier instance accepts watermark probes again", zap.String("endpoint", f.endpoint), zap.Int("failed_in_a_row", f.failing))
+		f.failing = 0
 	}
 	p.telemetry.WatermarkprobeProbesSent.Add(ctx, 1)
 }
 
-// LogProbes builds n probe log records that sender sends at at in epoch, each with a
-// random trace id. They measure the front tier's logs queue: a gateway that reroutes
+// ProbeID is who sent a probe: the sender, its epoch with the front-tier instance
+// the probe went to, and that instance (its index in Config.Endpoints).
+type ProbeID struct {
+	Sender string
+	Epoch  int64
+	Front  int
+}
+
+func (id ProbeID) putTo(attrs pcommon.Map, at time.Time) {
+	attrs.PutInt(AttrSentAt, at.UnixNano())
+	attrs.PutStr(AttrSender, id.Sender)
+	attrs.PutInt(AttrEpoch, id.Epoch)
+	attrs.PutInt(AttrFront, int64(id.Front))
+}
+
+// LogProbes builds n probe log records that id sends at at, each with a random trace
+// id. They measure the front tier's logs queue: a gateway that reroutes
 // heartbeats (longspan's reroute_heartbeats) sends them on, as probe spans marked
 // AttrPath=logs, in order with the heartbeats that came before them.
-func LogProbes(n int, at time.Time, sender string, epoch int64) plog.Logs {
+func LogProbes(n int, at time.Time, id ProbeID) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.Resource().Attributes().PutStr("service.name", "otelcol-longspan-watermarkprobe")
@@ -184,16 +232,13 @@ func LogProbes(n int, at time.Time, sender string, epoch int64) plog.Logs {
 		lr.SetTraceID(pcommon.TraceID(ids[i*16 : i*16+16]))
 		lr.SetTimestamp(pcommon.NewTimestampFromTime(at))
 		lr.Body().SetStr(SpanName)
-		lr.Attributes().PutInt(AttrSentAt, at.UnixNano())
-		lr.Attributes().PutStr(AttrSender, sender)
-		lr.Attributes().PutInt(AttrEpoch, epoch)
+		id.putTo(lr.Attributes(), at)
 	}
 	return ld
 }
 
-// Probes builds n probe spans that sender sends at at in epoch, each with a random
-// trace id.
-func Probes(n int, at time.Time, sender string, epoch int64) ptrace.Traces {
+// Probes builds n probe spans that id sends at at, each with a random trace id.
+func Probes(n int, at time.Time, id ProbeID) ptrace.Traces {
 	td := ptrace.NewTraces()
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.Resource().Attributes().PutStr("service.name", "otelcol-longspan-watermarkprobe")
@@ -209,9 +254,7 @@ func Probes(n int, at time.Time, sender string, epoch int64) ptrace.Traces {
 		sp.SetName(SpanName)
 		sp.SetStartTimestamp(ts)
 		sp.SetEndTimestamp(ts)
-		sp.Attributes().PutInt(AttrSentAt, at.UnixNano())
-		sp.Attributes().PutStr(AttrSender, sender)
-		sp.Attributes().PutInt(AttrEpoch, epoch)
+		id.putTo(sp.Attributes(), at)
 	}
 	return td
 }

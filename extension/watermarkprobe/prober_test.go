@@ -147,7 +147,7 @@ func TestLosingTheFrontTierStartsANewEpoch(t *testing.T) {
 	assert.Equal(t, p.Sender(), senderOf(t, first))
 
 	srv.Stop() // the front tier goes away: whatever it had in flight may come back late
-	require.Eventually(t, func() bool { return p.Epoch() == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return p.Epoch(0) == 1 }, 10*time.Second, 10*time.Millisecond)
 }
 
 func epochOf(t *testing.T, td ptrace.Traces) int64 {
@@ -160,4 +160,43 @@ func senderOf(t *testing.T, td ptrace.Traces) string {
 	v, ok := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get(AttrSender)
 	require.True(t, ok)
 	return v.Str()
+}
+
+func TestEveryFrontTierInstanceIsProbedWithItsIndex(t *testing.T) {
+	first, addr0 := startFront(t, nil)
+	second, addr1 := startFront(t, nil)
+	tt := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tt.Shutdown(context.Background())) })
+	var chans []chan time.Time // one ticker per instance, in the order of Endpoints
+	tick := func(time.Duration) (<-chan time.Time, func()) {
+		ch := make(chan time.Time)
+		chans = append(chans, ch)
+		return ch, func() {}
+	}
+	p, err := newProber(metadatatest.NewSettings(tt), &Config{Endpoints: []string{addr0, addr1}, Interval: time.Second, Spans: 1}, tick)
+	require.NoError(t, err)
+	require.NoError(t, p.Start(context.Background(), componenttest.NewNopHost()))
+	assert.Equal(t, 2, p.Fronts())
+
+	require.Len(t, chans, 2)
+	for _, ch := range chans {
+		ch <- time.Now()
+	}
+	fronts := map[int64]bool{}
+	for _, f := range []*frontTier{first, second} {
+		td := <-f.got
+		<-f.gotLogs
+		v, ok := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().Get(AttrFront)
+		require.True(t, ok)
+		fronts[v.Int()] = true
+	}
+	require.NoError(t, p.Shutdown(context.Background()))
+	assert.Equal(t, map[int64]bool{0: true, 1: true}, fronts, "each probe names the instance it went to")
+}
+
+func TestEndpointAndEndpointsAreExclusive(t *testing.T) {
+	cfg := &Config{Endpoint: "a:4317", Endpoints: []string{"b:4317"}, Interval: time.Second, Spans: 1}
+	assert.ErrorContains(t, cfg.Validate(), "set one of them")
+	cfg = &Config{Interval: time.Second, Spans: 1}
+	assert.ErrorContains(t, cfg.Validate(), "endpoint: required")
 }

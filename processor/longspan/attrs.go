@@ -118,6 +118,9 @@ const (
 	outcomeGraceHeld = "grace_held"
 	// outcomeSuperseding is the real end of a span the collector had reconciled.
 	outcomeSuperseding = "superseding"
+	// outcomeRepeat is a repeat delivery of a span its client ended that was released
+	// already: not sent on again.
+	outcomeRepeat = "repeat"
 )
 
 // Values of the limit attribute of otelcol_longspan_requests_refused: the limit that

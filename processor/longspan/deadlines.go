@@ -20,8 +20,9 @@ import (
 //   - the wall clock: max_duration of each open span (Start + max_duration), and
 //     max_trace_hold of a trace holding ended spans next to open ones (HeldSince, or
 //     startedAt after a restart, + max_trace_hold);
-//   - the grace clock (graceClock): a trace with nothing open is released once its
-//     parent_grace is over (GraceUntil; none set: at once).
+//   - the grace clock (graceClock): a trace with nothing open is released once the
+//     clock passes its release gate (releaseGate: parent_grace, or with the watermark
+//     on, the arrival of what completed it; none: at once).
 //
 // Invalidation is lazy: the journal records every trace whose spans, hold or grace
 // changed (Tx.TakeChanged, whoever changed it: a request, a logs-pipeline instance,
@@ -218,9 +219,9 @@ func (p *longspanProcessor) traceDeadlines(tx *spanjournal.Tx, t *spanjournal.Tr
 	}
 	open := t.OpenSpans()
 	if open == 0 {
-		// releaseDue: complete once the grace clock reaches GraceUntil.
+		// releaseDue: complete once the grace clock reaches the release gate.
 		next[clockGrace] = math.MinInt64
-		if g := t.GraceUntil(); !g.IsZero() {
+		if g := p.releaseGate(t); !g.IsZero() {
 			next[clockGrace] = deadlineNanos(g)
 		}
 		return next

@@ -224,8 +224,8 @@ func captureJournal(t testing.TB, j *spanjournal.Journal, keys map[spanjournal.S
 		})
 		for k := range keys {
 			traceIDs[k.Trace] = struct{}{}
-			if at, ok := tx.ReconciledAt(k); ok {
-				st.Reconciled[k.Trace.String()+"/"+k.Span.String()] = nanos(at)
+			if c, ok := tx.ClosedAt(k); ok {
+				st.Reconciled[k.Trace.String()+"/"+k.Span.String()] = nanos(c.At)
 			}
 		}
 		for id := range traceIDs {

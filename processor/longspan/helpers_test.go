@@ -127,6 +127,8 @@ type testProbeSource struct {
 	component.ShutdownFunc
 	sender string
 	epoch  int64
+	// fronts is how many front-tier instances are probed; 0 means 1.
+	fronts int
 	// forwarded is what Forward sent to the front tier.
 	forwarded []ptrace.Traces
 }
@@ -136,13 +138,34 @@ func (s *testProbeSource) Forward(_ context.Context, td ptrace.Traces) error {
 	return nil
 }
 
-func (s *testProbeSource) Sender() string { return s.sender }
-func (s *testProbeSource) Epoch() int64   { return s.epoch }
+func (s *testProbeSource) Sender() string  { return s.sender }
+func (s *testProbeSource) Epoch(int) int64 { return s.epoch }
+func (s *testProbeSource) Fronts() int     { return max(s.fronts, 1) }
 
-// probes builds n probe spans sent at at by this collector's prober, in its current
-// epoch.
+// id is this collector's prober's id for probes through front-tier instance front.
+func (s *testProbeSource) id(front int) watermarkprobe.ProbeID {
+	return watermarkprobe.ProbeID{Sender: s.sender, Epoch: s.epoch, Front: front}
+}
+
+// withFronts restarts h's processor with a prober of n front-tier instances.
+func (h *harness) withFronts(n int) {
+	require.NoError(h.t, h.proc.Shutdown(context.Background()))
+	h.probeSource.fronts = n
+	p, err := newProcessor(metadatatest.NewSettings(h.tel), h.cfg, h.sink, h.clock)
+	require.NoError(h.t, err)
+	require.NoError(h.t, p.Start(context.Background(), h.host))
+	h.proc = p
+}
+
+// probes builds n probe spans sent at at by this collector's prober through the
+// first front-tier instance, in its current epoch.
 func (h *harness) probes(n int, at time.Time) ptrace.Traces {
-	return watermarkprobe.Probes(n, at, h.probeSource.sender, h.probeSource.epoch)
+	return h.probesVia(0, n, at)
+}
+
+// probesVia is probes through front-tier instance front.
+func (h *harness) probesVia(front, n int, at time.Time) ptrace.Traces {
+	return watermarkprobe.Probes(n, at, h.probeSource.id(front))
 }
 
 // startLogs adds a longspan instance for a logs pipeline on the same journal, the way

@@ -137,6 +137,7 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 		}
 		p.ingestEnded(tx, it, now, &res)
 	}
+	p.gateArrivals(tx, &res, now)
 	p.releaseComplete(tx, &res, now)
 	return res
 }
@@ -148,10 +149,17 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 		old = t.Spans[it.spanID]
 	}
 	if old == nil {
-		if at, ok := p.reconciledRecently(tx, it, now); ok {
+		if c, ok := p.closedRecently(tx, it, now); ok {
+			if c.Ended {
+				// The client's end of this span was taken in and released already:
+				// a repeat delivery (the front tier re-sends what it was sending
+				// when it restarted).
+				p.dropRepeat(it, res)
+				return
+			}
 			// The real end of a span already reconciled and released: it goes on as the
 			// authoritative version, after the trace's earlier release.
-			p.passOn(tx, it, markSuperseding(at), now, res)
+			p.passOn(tx, it, markSuperseding(c.At), now, res)
 			res.receive(outcomeSuperseding)
 			return
 		}
@@ -186,6 +194,11 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 	if old != nil {
 		s.SetFirstSeen(old.FirstSeen())
 		s.SnapshotSeq = old.SnapshotSeq
+		if old.State == spanjournal.SpanOpen {
+			// Remembered past its release: a snapshot of it delivered late is older
+			// news, not a span to open again.
+			tx.RememberClosed(spanjournal.SpanKey{Trace: it.traceID, Span: it.spanID}, spanjournal.Closed{At: now, Ended: true})
+		}
 		res.receive(outcomeEnded)
 	} else {
 		res.receive(outcomeHeld)
@@ -205,10 +218,11 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 	p.endSession(tx, it, now, res)
 }
 
-// reconciledRecently says whether the span was reconciled within supersede_window.
-func (p *longspanProcessor) reconciledRecently(tx *spanjournal.Tx, it *item, now time.Time) (time.Time, bool) {
-	at, ok := tx.ReconciledAt(spanjournal.SpanKey{Trace: it.traceID, Span: it.spanID})
-	return at, ok && now.Sub(at) < p.cfg.SupersedeWindow
+// closedRecently says whether the span was open here and was closed (reconciled, or
+// ended by its client) within supersede_window.
+func (p *longspanProcessor) closedRecently(tx *spanjournal.Tx, it *item, now time.Time) (spanjournal.Closed, bool) {
+	c, ok := tx.ClosedAt(spanjournal.SpanKey{Trace: it.traceID, Span: it.spanID})
+	return c, ok && now.Sub(c.At) < p.cfg.SupersedeWindow
 }
 
 func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
@@ -223,8 +237,8 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 		return
 	}
 	if old == nil {
-		if _, ok := p.reconciledRecently(tx, it, now); ok || p.wasReleased(tx, it) {
-			// Reconciled or released already: reopening it would reconcile it twice.
+		if _, ok := p.closedRecently(tx, it, now); ok || p.wasReleased(tx, it) {
+			// Closed or released already: reopening it would reconcile it again.
 			p.dropStale(it, res)
 			return
 		}
@@ -260,6 +274,12 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 func (p *longspanProcessor) dropStale(it *item, res *ruleResult) {
 	res.drop(dropStaleSnapshot)
 	p.logger.Debug("Dropped an open-span snapshot of a span that already ended, was reconciled or released",
+		zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
+}
+
+func (p *longspanProcessor) dropRepeat(it *item, res *ruleResult) {
+	res.receive(outcomeRepeat)
+	p.logger.Debug("Dropped a repeat delivery of an ended span already released",
 		zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 }
 

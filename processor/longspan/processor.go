@@ -84,15 +84,16 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 	if p.journal == nil {
 		return fmt.Errorf("longspan: journal: extension %q has not started", p.cfg.Journal)
 	}
-	p.startedAt = p.clock.Now()
-	p.watermark.start(p.startedAt)
+	fronts := 1
 	if p.cfg.Watermark.Enabled || p.cfg.RerouteHeartbeats {
 		src, err := findProbeSource(host)
 		if err != nil {
 			return err
 		}
-		p.watermark.source = src
+		p.watermark.source, fronts = src, src.Fronts()
 	}
+	p.startedAt = p.clock.Now()
+	p.watermark.start(p.startedAt, fronts)
 	p.emitter = p.next != nil && p.journal.Claim(p)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")

@@ -131,7 +131,7 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		closed.SetPayload(payload)
 	}
 	tx.Put(&closed, now)
-	tx.RememberReconciled(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, now)
+	tx.RememberClosed(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, spanjournal.Closed{At: now})
 	res.reconcile(s.TraceID, reason)
 	p.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
 		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen()))

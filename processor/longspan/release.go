@@ -28,11 +28,40 @@ func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trac
 	return tx.Release(t, spans, now, early)
 }
 
-// releaseComplete releases every touched trace that has nothing open any more and is
-// not waiting for a parent.
+// releaseGate is the instant the grace clock (graceClock) must reach before a trace
+// with nothing open leaves. It is the trace's GraceUntil: the end of its parent_grace,
+// or with the watermark on, the arrival of the newest request that changed it
+// (gateArrivals), so that every span the front tier accepted before that request
+// (a child re-queued behind its root's end by a restarted front tier, or sent through
+// another front-tier instance) has arrived first. With the watermark on, a trace
+// recovered from the journal (GraceUntil not journaled) waits for the processor's
+// start: what the front tier queued for this shard meanwhile comes first.
+func (p *longspanProcessor) releaseGate(t *spanjournal.Trace) time.Time {
+	g := t.GraceUntil()
+	if p.cfg.Watermark.Enabled && g.Before(p.startedAt) {
+		return p.startedAt
+	}
+	return g
+}
+
+// gateArrivals, with the watermark on, moves the release gate of every trace a
+// request touched that has nothing open to the request's arrival, now.
+func (p *longspanProcessor) gateArrivals(tx *spanjournal.Tx, res *ruleResult, now time.Time) {
+	if !p.cfg.Watermark.Enabled {
+		return
+	}
+	for id := range res.touched {
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && t.GraceUntil().Before(now) {
+			tx.SetGrace(t, now)
+		}
+	}
+}
+
+// releaseComplete releases every touched trace that has nothing open any more and
+// whose release gate the grace clock has passed.
 func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult, now time.Time) {
 	for id := range res.touched {
-		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !p.graceClock(now).Before(t.GraceUntil()) {
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !p.graceClock(now).Before(p.releaseGate(t)) {
 			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
 		}
 	}
@@ -40,13 +69,12 @@ func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult,
 }
 
 // releaseDue is the timed part of release for one trace, after the timed rules
-// reconciled what they had to. A trace with nothing open is complete once its
-// parent_grace is over (a trace recovered from the journal has no grace left and goes
-// now); releaseComplete releases it. A trace still open releases early the ended
-// spans it has held longer than max_trace_hold.
+// reconciled what they had to. A trace with nothing open is complete once the grace
+// clock passed its release gate; releaseComplete releases it. A trace still open
+// releases early the ended spans it has held longer than max_trace_hold.
 func (p *longspanProcessor) releaseDue(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
 	if t.OpenSpans() == 0 {
-		if !p.graceClock(now).Before(t.GraceUntil()) {
+		if !p.graceClock(now).Before(p.releaseGate(t)) {
 			res.touch(t.ID)
 		}
 		return

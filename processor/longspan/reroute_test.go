@@ -77,7 +77,7 @@ func TestReroutedLogsProbesHoldTheWatermarkForTheLogsQueue(t *testing.T) {
 
 	// A logs-queue probe arrives at some shard's logs pipeline, which sends it on.
 	require.NoError(t, logs.ConsumeLogs(context.Background(),
-		watermarkprobe.LogProbes(1, t0.Add(6*time.Second), h.probeSource.sender, h.probeSource.epoch)))
+		watermarkprobe.LogProbes(1, t0.Add(6*time.Second), h.probeSource.id(0))))
 	require.Len(t, h.probeSource.forwarded, 1)
 	fwd := h.probeSource.forwarded[0]
 	require.Equal(t, 1, fwd.SpanCount())
@@ -108,7 +108,7 @@ func TestChildWaitsForTheLogsQueueBeforeItIsReleasedAlone(t *testing.T) {
 	// The heartbeat that opened the parent arrives (rerouted), then the logs probe after it.
 	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
 	fwdProbe := func(at time.Time) {
-		rs := watermarkprobe.Probes(1, at, h.probeSource.sender, h.probeSource.epoch)
+		rs := watermarkprobe.Probes(1, at, h.probeSource.id(0))
 		rs.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr(watermarkprobe.AttrPath, "logs")
 		h.mustConsume(rs)
 	}
@@ -119,6 +119,9 @@ func TestChildWaitsForTheLogsQueueBeforeItIsReleasedAlone(t *testing.T) {
 	root := openRoot(t0.Add(-time.Minute))
 	root.end = clk.Now()
 	h.mustConsume(traces(root))
+	assert.Empty(t, h.sink.AllTraces(), "complete, but the logs queue has not passed the root's end yet")
+	fwdProbe(root.end)
+	h.advance(time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
 	assert.Len(t, got[0], 2, "parent and child leave together")

@@ -34,14 +34,14 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 		snaps = p.takeSnapshots(tx, now)
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
-		_, evicted = tx.ForgetReconciled(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
+		_, evicted = tx.ForgetClosed(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
 		return nil
 	})
 	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
 	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(rules)/float64(time.Millisecond))
 	if evicted > 0 {
 		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
-		p.logger.Warn("Forgot reconciled span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span",
+		p.logger.Warn("Forgot closed span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span, and a late snapshot of them opens them again",
 			zap.Int("evicted", evicted), zap.Int("max_reconciled_ids", p.cfg.Limits.MaxReconciledIDs))
 	}
 	if err != nil {

@@ -3,6 +3,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 import (
 	"context"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -16,39 +17,42 @@ import (
 
 // watermark is how far this processor's input has arrived, by the probes the
 // watermarkprobe extensions send through the front tier (WatermarkConfig). Memory
-// only: after a restart it starts again at the processor's start, which the idle rule
-// already treats as the earliest instant of silence.
+// only: after a restart it starts again just before the processor's start, which the
+// idle rule already treats as the earliest instant of silence and the release gate
+// as the latest arrival of what was recovered.
 type watermark struct {
 	// source is the watermarkprobe extension of this collector: only its probes of
-	// its current epoch are trusted (the extension's package doc says why).
+	// its current epoch with the instance they went through are trusted (the
+	// extension's package doc says why).
 	source watermarkprobe.Source
-	// at is the newest trusted probe send time received, Unix nanoseconds.
-	at atomic.Int64
-	// atLogs is the same for probes that came through the front tier's logs queue
-	// (rerouted by a gateway, as heartbeats are).
-	atLogs atomic.Int64
+	// at holds, for each front-tier instance i, the newest trusted probe send time
+	// received through its traces queue (at[2i]) and through its logs queue, rerouted
+	// by a gateway as heartbeats are (at[2i+1]); Unix nanoseconds.
+	at []atomic.Int64
 	// lastProbe is when a probe last arrived, by this processor's clock.
 	lastProbe atomic.Int64
 	// lastWarn is when the stall warning was last logged; tick goroutine only.
 	lastWarn time.Time
 }
 
-func (w *watermark) start(now time.Time) {
-	w.at.Store(now.UnixNano())
-	w.atLogs.Store(now.UnixNano())
+// start sets every instance's watermark just before now, for fronts instances of the
+// front tier: what arrived before now is judged on probes sent after it.
+func (w *watermark) start(now time.Time, fronts int) {
+	w.at = make([]atomic.Int64, 2*max(fronts, 1))
+	for i := range w.at {
+		w.at[i].Store(now.UnixNano() - 1)
+	}
 	w.lastProbe.Store(now.UnixNano())
 }
 
 // observe takes in a probe that arrived now. The watermark moves only for a probe of
-// this collector's own prober in its current epoch.
+// this collector's own prober in its current epoch with the instance it went through.
 func (w *watermark) observe(pr probe, now time.Time) {
-	if w.source == nil || pr.sender != w.source.Sender() || pr.epoch != w.source.Epoch() {
+	i := 2*pr.front + pr.logsPath
+	if w.source == nil || pr.sender != w.source.Sender() || i < 0 || i >= len(w.at) || pr.epoch != w.source.Epoch(pr.front) {
 		return
 	}
-	at := &w.at
-	if pr.logsPath {
-		at = &w.atLogs
-	}
+	at := &w.at[i]
 	for {
 		cur := at.Load()
 		if pr.sentAt <= cur || at.CompareAndSwap(cur, pr.sentAt) {
@@ -56,6 +60,27 @@ func (w *watermark) observe(pr probe, now time.Time) {
 		}
 	}
 	w.lastProbe.Store(now.UnixNano())
+}
+
+// lowest is the lowest watermark of every instance's traces queue, and of its logs
+// queue too when logs is set; Unix nanoseconds.
+func (w *watermark) lowest(logs bool) int64 {
+	low := int64(math.MaxInt64)
+	for i := range w.at {
+		if i%2 == 0 || logs {
+			low = min(low, w.at[i].Load())
+		}
+	}
+	return low
+}
+
+// lowestLogs is the lowest watermark of every instance's logs queue.
+func (w *watermark) lowestLogs() int64 {
+	low := int64(math.MaxInt64)
+	for i := 1; i < len(w.at); i += 2 {
+		low = min(low, w.at[i].Load())
+	}
+	return low
 }
 
 // observeProbes takes in the probes of a request whose other spans are journaled.
@@ -71,10 +96,13 @@ func (p *longspanProcessor) observeProbes(ctx context.Context, probes []probe, n
 
 // probe is what a watermark probe span says.
 type probe struct {
-	sentAt   int64
-	sender   string
-	epoch    int64
-	logsPath bool
+	sentAt int64
+	sender string
+	epoch  int64
+	// front is the front-tier instance it went through; logsPath is 1 if it came
+	// through that instance's logs queue, else 0.
+	front    int
+	logsPath int
 }
 
 // probeOf reads a watermark probe span; false for any other span.
@@ -94,8 +122,11 @@ func probeOf(span ptrace.Span) (probe, bool) {
 	if v, ok := attrs.Get(watermarkprobe.AttrEpoch); ok && v.Type() == pcommon.ValueTypeInt {
 		pr.epoch = v.Int()
 	}
-	if v, ok := attrs.Get(watermarkprobe.AttrPath); ok {
-		pr.logsPath = v.AsString() == "logs"
+	if v, ok := attrs.Get(watermarkprobe.AttrFront); ok && v.Type() == pcommon.ValueTypeInt {
+		pr.front = int(v.Int())
+	}
+	if v, ok := attrs.Get(watermarkprobe.AttrPath); ok && v.AsString() == "logs" {
+		pr.logsPath = 1
 	}
 	return pr, true
 }
@@ -111,28 +142,30 @@ func findProbeSource(host component.Host) (watermarkprobe.Source, error) {
 }
 
 // silenceClock is the instant a client's silence is measured at: the wall clock, or
-// with the watermark on, the watermark (never later than the wall clock). With
-// heartbeats rerouted, reports reach this shard through the front tier's traces queue
-// and, later, its logs queue: the watermark is the lower of the two.
+// with the watermark on, the watermark (never later than the wall clock): the lowest
+// of every front-tier instance's, since a client's requests may go through any of
+// them. With heartbeats rerouted, reports reach this shard through an instance's
+// traces queue and, later, its logs queue: the logs queues count too.
 func (p *longspanProcessor) silenceClock(now time.Time) time.Time {
 	if !p.cfg.Watermark.Enabled {
 		return now
 	}
-	w := p.watermark.at.Load()
-	if p.cfg.RerouteHeartbeats {
-		w = min(w, p.watermark.atLogs.Load())
-	}
-	return time.Unix(0, min(w, now.UnixNano()))
+	return time.Unix(0, min(p.watermark.lowest(p.cfg.RerouteHeartbeats), now.UnixNano()))
 }
 
-// graceClock is the clock a parent_grace wait is measured on: the wall clock, or with
-// heartbeats rerouted, the logs queue's watermark (never later than the wall clock),
-// so that a span waits for the heartbeats accepted before it.
+// graceClock is the clock the release gate (releaseGate) is measured on: with the
+// watermark on, the silence clock, so that a trace leaves only once everything the
+// front tier accepted before what completed it has arrived; with heartbeats rerouted
+// (and no watermark), the logs queues' watermark, so that a span waits for the
+// heartbeats accepted before it; otherwise the wall clock.
 func (p *longspanProcessor) graceClock(now time.Time) time.Time {
-	if !p.cfg.RerouteHeartbeats {
-		return now
+	switch {
+	case p.cfg.Watermark.Enabled:
+		return p.silenceClock(now)
+	case p.cfg.RerouteHeartbeats:
+		return time.Unix(0, min(p.watermark.lowestLogs(), now.UnixNano()))
 	}
-	return time.Unix(0, min(p.watermark.atLogs.Load(), now.UnixNano()))
+	return now
 }
 
 // warnIfStalled logs, at most once per stall_warning, that no probe arrived for that
@@ -147,5 +180,5 @@ func (p *longspanProcessor) warnIfStalled(_ context.Context, now time.Time) {
 	}
 	p.watermark.lastWarn = now
 	p.logger.Warn("No watermark probe arrived for a while: idle reconciliation waits until one does. Check the front tier and the gateways' watermarkprobe extensions",
-		zap.Duration("since_last_probe", quiet), zap.Time("watermark", time.Unix(0, p.watermark.at.Load())))
+		zap.Duration("since_last_probe", quiet), zap.Time("watermark", p.silenceClock(now)))
 }
