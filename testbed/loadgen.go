@@ -73,6 +73,10 @@ type Sender struct {
 	keepLat bool
 	// Timeout of one attempt.
 	Timeout time.Duration
+	// fronts, when set, are the connections to several front-tier instances: each
+	// attempt goes to the next one (NewSpreadSender).
+	fronts []*Sender
+	next   atomic.Uint64
 	// Stats counts every logical send.
 	Stats SenderStats
 }
@@ -133,7 +137,45 @@ func NewSenderWith(grpcAddr, httpAddr string, o SenderOptions) (*Sender, error) 
 	}, nil
 }
 
-func (s *Sender) Close() { _ = s.conn.Close() }
+// NewSpreadSender is a sender to several front-tier instances, as browsers behind a
+// load balancer reach any of them: each attempt, retries included, goes to the next
+// instance in turn, so a request refused by (or stuck in) one is retried on another.
+func NewSpreadSender(grpcAddrs, httpAddrs []string, o SenderOptions) (*Sender, error) {
+	if len(grpcAddrs) == 0 || len(grpcAddrs) != len(httpAddrs) {
+		return nil, fmt.Errorf("sender: %d gRPC and %d HTTP addresses", len(grpcAddrs), len(httpAddrs))
+	}
+	var fronts []*Sender
+	for i := range grpcAddrs {
+		f, err := NewSenderWith(grpcAddrs[i], httpAddrs[i], o)
+		if err != nil {
+			for _, f := range fronts {
+				f.Close()
+			}
+			return nil, err
+		}
+		fronts = append(fronts, f)
+	}
+	f := fronts[0]
+	return &Sender{conn: f.conn, traces: f.traces, logs: f.logs, url: f.url, hc: f.hc, headers: o.Headers,
+		keepLat: o.KeepLatencies, Timeout: f.Timeout, fronts: fronts}, nil
+}
+
+// front is the connection the next attempt uses.
+func (s *Sender) front() *Sender {
+	if len(s.fronts) == 0 {
+		return s
+	}
+	return s.fronts[(s.next.Add(1)-1)%uint64(len(s.fronts))]
+}
+
+func (s *Sender) Close() {
+	if len(s.fronts) == 0 {
+		_ = s.conn.Close()
+	}
+	for _, f := range s.fronts {
+		f.Close()
+	}
+}
 
 var errPermanent = errors.New("permanent")
 
@@ -175,8 +217,9 @@ func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bo
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	ctx, hdr := s.withHeaders(ctx)
+	f := s.front()
 	if !useHTTP {
-		_, err = s.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
+		_, err = f.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 		if err == nil {
 			return false, false, nil
 		}
@@ -187,14 +230,14 @@ func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bo
 	if err != nil {
 		return false, false, err
 	}
-	return s.postHTTP(ctx, "/v1/traces", body, hdr)
+	return f.postHTTP(ctx, "/v1/traces", body, hdr)
 }
 
 func (s *Sender) attemptLogs(ctx context.Context, ld plog.Logs) (refused, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	ctx, _ = s.withHeaders(ctx)
-	_, err = s.logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
+	_, err = s.front().logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
 	if err == nil {
 		return false, false, nil
 	}

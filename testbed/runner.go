@@ -35,6 +35,7 @@ type Options struct {
 	AbuseSessions int           // abuse: legit sessions per round
 	AbuseWindow   time.Duration // abuse: the legit sessions start over this window
 	HeldSpans     int64         // held_scale: held spans to build (open roots + ended children)
+	Repeat        int           // scale_out: runs, each a fresh deployment (0 or 1: one)
 	Log           io.Writer
 }
 
@@ -192,7 +193,7 @@ func Run(o Options) (*Results, error) {
 	step("overload", func() (err error) { r.res.Overload, err = r.scenarioOverload(); return })
 	step("recovery", func() (err error) { r.res.Recovery, err = r.scenarioRecovery(); return })
 	step("throughput", func() (err error) { r.res.Throughput, err = r.scenarioThroughput(); return })
-	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOut(); return })
+	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOutRepeated(); return })
 	step("abuse", func() (err error) { r.res.Abuse, err = r.scenarioAbuse(); return })
 	step("held_scale", func() (err error) { r.res.HeldScale, err = r.scenarioHeldScale(); return })
 	r.res.DurationSec = round1(time.Since(start).Seconds())

@@ -26,7 +26,10 @@ type ScaleOutResult struct {
 	GatewaysMax      int      `json:"gateways_max"`
 	GatewayKills     int      `json:"gateway_kills"`
 	GatewayOutageSec float64  `json:"gateway_outage_s"`
+	Fronts           int      `json:"fronts"`
 	FrontKills       int      `json:"front_kills"`
+	FrontStalls      int      `json:"front_stalls"`
+	FrontStallSec    float64  `json:"front_stall_s"`
 	FrontQueuePeak   int      `json:"front_queue_peak_requests"`
 	Moves            int      `json:"moves"`
 	MoveSecMax       float64  `json:"move_s_max"`
@@ -42,6 +45,8 @@ type ScaleOutResult struct {
 	// diagnostic file.
 	suspects        []int
 	SplitTraces     int            `json:"split_traces"`
+	// TwiceInOneBatch counts spans that came out more than once in one export batch.
+	TwiceInOneBatch int            `json:"spans_twice_in_one_batch"`
 	SplitExamples   []string       `json:"split_examples,omitempty"`
 	ReleasedAgain   int            `json:"traces_released_again_whole"`
 	SeveralGateways int            `json:"traces_from_several_gateways"`
@@ -58,6 +63,56 @@ type ScaleOutResult struct {
 	EndHeld         int64          `json:"end_held_spans"`
 	Events          []string       `json:"events"`
 	DurationSec     float64        `json:"duration_s"`
+	// Runs and RunsPassed are set when the scenario ran more than once (-repeat):
+	// the other fields are the last run's, RunSummaries one line per run.
+	Runs         int      `json:"runs,omitempty"`
+	RunsPassed   int      `json:"runs_passed,omitempty"`
+	RunSummaries []string `json:"run_summaries,omitempty"`
+}
+
+// passed says whether the run kept the scenario's promises: nothing acknowledged
+// lost, no false reconciliation, no trace in parts, every kept trace complete, never
+// a span twice in one batch.
+func (res *ScaleOutResult) passed() bool {
+	return res.MissingAcked == 0 && res.FalseReconciled == 0 && res.SplitTraces == 0 && res.KeptCompletePct == 100 &&
+		res.TwiceInOneBatch == 0 && res.KeptTraces > 0
+}
+
+// summary is one run's figures on a line.
+func (res *ScaleOutResult) summary() string {
+	dup := 0.0
+	if res.AckedSpans > 0 {
+		dup = 100 * float64(res.DuplicateSpans) / float64(res.AckedSpans)
+	}
+	return fmt.Sprintf("passed=%t acked=%d missing=%d false=%d split=%d complete=%.1f%% duplicates=%d (%.2f%%) twice_in_batch=%d released_again=%d front_queue_peak=%d drain_max=%.1fs",
+		res.passed(), res.AckedSpans, res.MissingAcked, res.FalseReconciled, res.SplitTraces, res.KeptCompletePct,
+		res.DuplicateSpans, dup, res.TwiceInOneBatch, res.ReleasedAgain, res.FrontQueuePeak, res.FrontDrainSecMax)
+}
+
+// scenarioScaleOutRepeated runs scale_out o.Repeat times (at least once), each a
+// fresh deployment; the result is the last run's with every run's summary.
+func (r *Runner) scenarioScaleOutRepeated() (*ScaleOutResult, error) {
+	runs := max(r.o.Repeat, 1)
+	var summaries []string
+	passed := 0
+	var res *ScaleOutResult
+	for i := 1; i <= runs; i++ {
+		var err error
+		res, err = r.scenarioScaleOut(i)
+		if err != nil {
+			return res, fmt.Errorf("run %d of %d: %w", i, runs, err)
+		}
+		if res.passed() {
+			passed++
+		}
+		summaries = append(summaries, fmt.Sprintf("run %d: %s", i, res.summary()))
+		r.logf("scale_out: run %d of %d: %s", i, runs, res.summary())
+	}
+	if runs > 1 {
+		res.Runs, res.RunsPassed, res.RunSummaries = runs, passed, summaries
+		r.check("scale_out: every run kept its promises", passed == runs, fmt.Sprintf("%d of %d runs passed", passed, runs))
+	}
+	return res, nil
 }
 
 // scale-out timings: the testbed's usual compressed clock.
@@ -126,7 +181,7 @@ func drainedAfter(queue []queueSample, t time.Time) time.Time {
 	return t
 }
 
-func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
+func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 	t0 := time.Now()
 	shards, window, sessions, gapScale := 16, 45*time.Second, 300, 1.0
 	if !r.o.Quick {
@@ -134,6 +189,9 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	}
 	res := &ScaleOutResult{Shards: shards, GatewaysMax: 3, Reconciled: map[string]int{}}
 	work := filepath.Join(r.env.WorkDir, "scale_out")
+	if run > 1 {
+		work = filepath.Join(r.env.WorkDir, fmt.Sprintf("scale_out-%d", run))
+	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
@@ -368,6 +426,7 @@ func (r *Runner) scenarioScaleOut() (*ScaleOutResult, error) {
 	r.check("scale_out: no acknowledged span lost", res.MissingAcked == 0, fmt.Sprintf("%d missing of %d acknowledged", res.MissingAcked, res.AckedSpans))
 	r.check("scale_out: no false reconciliation", res.FalseReconciled == 0, fmt.Sprintf("%d (reconciled by reason %v)", res.FalseReconciled, res.Reconciled))
 	r.check("scale_out: no trace reaches tail sampling in parts", res.SplitTraces == 0, fmt.Sprintf("split %d; released again whole %d; from several gateways %d", res.SplitTraces, res.ReleasedAgain, res.SeveralGateways))
+	r.check("scale_out: never a span twice in one batch", res.TwiceInOneBatch == 0, fmt.Sprintf("%d", res.TwiceInOneBatch))
 	r.check("scale_out: every kept trace complete", res.KeptCompletePct == 100, fmt.Sprintf("%.1f%% of %d", res.KeptCompletePct, res.KeptTraces))
 	// How soon silent clients were reconciled is a timing: a target (runner.targets),
 	// not an invariant. That some were checked at all is one.
@@ -468,6 +527,9 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		g := group{rec.Gateway, rec.Batch}
 		if gs[g] == nil {
 			gs[g] = map[SpanKey]bool{}
+		}
+		if gs[g][rec.Key] {
+			res.TwiceInOneBatch++
 		}
 		gs[g][rec.Key] = true
 	}

@@ -88,11 +88,20 @@ func (p *Proc) Kill9() {
 	}
 }
 
-// Stop sends SIGTERM, escalating to SIGKILL after grace.
+// Pause stops the process (SIGSTOP) as a stalled host would: its sockets stay open,
+// nothing it holds is answered until Resume.
+func (p *Proc) Pause() error { return p.Cmd.Process.Signal(syscall.SIGSTOP) }
+
+// Resume continues a paused process (SIGCONT).
+func (p *Proc) Resume() error { return p.Cmd.Process.Signal(syscall.SIGCONT) }
+
+// Stop sends SIGTERM, escalating to SIGKILL after grace. A paused process is resumed
+// first, so that it can stop.
 func (p *Proc) Stop(grace time.Duration) {
 	if p.Exited() {
 		return
 	}
+	_ = p.Resume()
 	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:

@@ -29,6 +29,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out,abuse,held_scale")
 	heldSpans := flag.Int64("held-spans", 0, "held_scale: held spans to build (default: 200000 quick, 10000000 full)")
 	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
+	repeat := flag.Int("repeat", 1, "scale_out: run it this many times, each a fresh deployment; latest.json gets runs, runs_passed and a summary per run")
 	flag.Parse()
 	_ = full
 	o := testbed.FullOptions()
@@ -39,7 +40,7 @@ func main() {
 	if o.Bin == "" {
 		o.Bin = "_build/otelcol-longspan"
 	}
-	o.OutDir, o.WorkDir = *out, *work
+	o.OutDir, o.WorkDir, o.Repeat = *out, *work, *repeat
 	if *heldSpans > 0 {
 		o.HeldSpans = *heldSpans
 	}
