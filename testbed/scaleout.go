@@ -43,8 +43,8 @@ type ScaleOutResult struct {
 	FrontDrainSecMax float64  `json:"front_queue_drain_s_max"`
 	// suspects are the sessions of false reconciliations and split traces, for the
 	// diagnostic file.
-	suspects        []int
-	SplitTraces     int            `json:"split_traces"`
+	suspects    []int
+	SplitTraces int `json:"split_traces"`
 	// TwiceInOneBatch counts spans that came out more than once in one export batch.
 	TwiceInOneBatch int            `json:"spans_twice_in_one_batch"`
 	SplitExamples   []string       `json:"split_examples,omitempty"`
