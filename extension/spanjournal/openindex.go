@@ -66,14 +66,6 @@ func (x *timedIndex) changed(st *state, id pcommon.TraceID) {
 	}
 }
 
-// OpenSpans calls fn for every open span, in no particular order. fn must not change
-// the journal.
-func (tx *Tx) OpenSpans(fn func(s *Span)) {
-	for i := range OpenShards {
-		tx.OpenSpansInShard(i, fn)
-	}
-}
-
 // OpenSpansInShard calls fn for every open span of the traces in one shard (0 ≤
 // shard < OpenShards; a trace's shard never changes). fn must not change the journal.
 func (tx *Tx) OpenSpansInShard(shard int, fn func(s *Span)) {

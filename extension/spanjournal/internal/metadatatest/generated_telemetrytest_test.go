@@ -50,6 +50,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.SpanjournalFsyncDuration.Record(context.Background(), 1)
 	tb.SpanjournalRecordsWritten.Add(context.Background(), 1)
 	tb.SpanjournalRepairs.Add(context.Background(), 1)
+	tb.SpanjournalViewLockDuration.Record(context.Background(), 1)
 	AssertEqualSpanjournalBatchRecords(t, testTel,
 		[]metricdata.HistogramDataPoint[int64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
@@ -85,6 +86,9 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualSpanjournalTracesHeld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualSpanjournalViewLockDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 
 	require.NoError(t, testTel.Shutdown(context.Background()))
