@@ -26,14 +26,14 @@ func TestForgetPassedNeedsTheWholeDeliveredBatch(t *testing.T) {
 	one := map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}}
 	both := map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}, {2, 2}}}
 
-	batches, _ := e.journal.ForgetPassed(both)
+	batches, _ := forgetPassed(t, e, both)
 	assert.Zero(t, batches, "in flight: it may have reached tail_sampling after the decision")
 	update(t, e, func(tx *Tx) { tx.Delivered(r, t0.Add(1e12)) })
-	batches, _ = e.journal.ForgetPassed(one)
+	batches, _ = forgetPassed(t, e, one)
 	assert.Zero(t, batches, "half of it may still wait in tail_sampling")
-	batches, spans := e.journal.ForgetPassed(both)
+	batches, spans := forgetPassed(t, e, both)
 	assert.Equal(t, []int{1, 2}, []int{batches, spans})
-	batches, _ = e.journal.ForgetPassed(both)
+	batches, _ = forgetPassed(t, e, both)
 	assert.Zero(t, batches, "forgotten once")
 	update(t, e, func(tx *Tx) {
 		assert.Empty(t, tx.Released(trace))
@@ -45,6 +45,16 @@ func TestForgetPassedNeedsTheWholeDeliveredBatch(t *testing.T) {
 	defer func() { require.NoError(t, e.Shutdown(context.Background())) }()
 	_, _, released, _ := e.journal.counts()
 	assert.Zero(t, released, "the drop was journaled")
+}
+
+// forgetPassed acknowledges passed as longspan_ack does: in an Update of its own.
+func forgetPassed(t *testing.T, e *journalExtension, passed map[pcommon.TraceID][]pcommon.SpanID) (batches, spans int) {
+	t.Helper()
+	require.NoError(t, e.journal.Update(context.Background(), func(tx *Tx) error {
+		batches, spans = tx.ForgetPassed(passed)
+		return nil
+	}))
+	return batches, spans
 }
 
 // The drops ForgetPassed journals ride with the next Update's write: once one ran they
@@ -70,7 +80,7 @@ func TestForgottenBatchesRideWithTheNextWrite(t *testing.T) {
 				tx.Take(r)
 				tx.Delivered(r, t0.Add(1e12))
 			})
-			batches, _ := e.journal.ForgetPassed(map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}})
+			batches, _ := forgetPassed(t, e, map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}})
 			require.Equal(t, 1, batches)
 			if tc.nextWrite {
 				update(t, e, func(tx *Tx) { tx.Put(testSpan(8, 1, SpanOpen), t0) })

@@ -39,7 +39,7 @@ type Journal struct {
 	emitterMu sync.Mutex
 	emitter   any
 
-	// riders are records nobody waits for (ForgetPassed's drops), under mu: they go
+	// riders are records nobody waits for (Tx.ForgetPassed's drops), under mu: they go
 	// out with the next Update's write (a tick's at the latest), not in writes of their
 	// own, which would cost an fsync each; a shutdown writes what is left.
 	riders []wal.Record
@@ -70,7 +70,7 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 	if len(tx.seqs) > 0 {
 		tx.recs = append(tx.recs, snapshotSeqsRecord(tx.seqs))
 	}
-	if len(j.riders) > 0 {
+	if len(j.riders) > 0 && (len(tx.recs) > 0 || !tx.rides) {
 		tx.recs = append(tx.recs, j.riders...)
 		j.riders = j.riders[:0]
 	}

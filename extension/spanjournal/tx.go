@@ -19,6 +19,10 @@ type Tx struct {
 	placed []placement
 	// seqs are the snapshot numbers taken in this Update, journaled in one record.
 	seqs []snapshotSeq
+	// rides is set when the Update queued riders (ForgetPassed): records nobody
+	// waits for. Such an Update writes nothing unless it also queued records of its
+	// own; any other Update takes the riders along.
+	rides bool
 }
 
 // Trace returns the held trace with this id, or nil.
