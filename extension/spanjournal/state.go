@@ -163,6 +163,26 @@ func (s *Span) SetPayload(b []byte) {
 	}
 }
 
+// ReconciledCopy returns a new span that is s reconciled: the same identity, name,
+// origin, times, idle timeout and snapshot number, State SpanReconciled, and payload
+// as its payload (owned by the journal once the copy is put, like SetPayload's).
+// With payload nil the copy's payload is s's as the journal holds it on disk (its
+// location; never s's in-memory bytes or place in the payload cache), for a caller
+// that could not rewrite it. The copy is not in the journal until Tx.Put.
+func (s *Span) ReconciledCopy(payload []byte) *Span {
+	c := &Span{
+		TraceID: s.TraceID, SpanID: s.SpanID, ParentID: s.ParentID, State: SpanReconciled,
+		SnapshotSeq: s.SnapshotSeq, Name: s.Name, origin: s.origin,
+		start: s.start, firstSeen: s.firstSeen, lastSeen: s.lastSeen, IdleTimeout: s.IdleTimeout,
+	}
+	if payload != nil {
+		c.SetPayload(payload)
+	} else {
+		c.at = s.at
+	}
+	return c
+}
+
 // inMemory returns the payload if memory holds it, else nil.
 func (s *Span) inMemory() []byte {
 	if s.payload == nil {

@@ -104,8 +104,6 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 	if end.Before(s.Start()) {
 		end = s.Start()
 	}
-	closed := *s
-	closed.State = spanjournal.SpanReconciled
 	stored, err := tx.Payloads([]*spanjournal.Span{s})
 	payload, err := editPayload(stored[0], err, func(span ptrace.Span) {
 		span.SetEndTimestamp(timestamp(end))
@@ -124,13 +122,10 @@ func (p *longspanProcessor) closeSpan(tx *spanjournal.Tx, s *spanjournal.Span, r
 		// span as it was stored rather than lose it.
 		p.logger.Error("Could not rewrite a stored span as reconciled; releasing it as stored",
 			zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Error(err))
-		if stored[0] != nil {
-			closed.SetPayload(stored[0])
-		}
-	} else {
-		closed.SetPayload(payload)
+		payload = stored[0] // nil: the copy keeps where the journal holds s's payload
 	}
-	tx.Put(&closed, now)
+	closed := s.ReconciledCopy(payload)
+	tx.Put(closed, now)
 	tx.RememberClosed(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, spanjournal.Closed{At: now})
 	res.reconcile(s.TraceID, reason)
 	p.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
