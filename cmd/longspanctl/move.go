@@ -108,28 +108,35 @@ func move(deployPath, bin string, s int, to string, timeout time.Duration, out i
 
 // reload makes gateway name load its configuration again (SIGHUP) and waits until its
 // health check answers 200 once more. It signals only a process that runs the
-// gateway's configuration (gatewayPID).
+// gateway's configuration (gatewayPID), and only once that process is up: a collector
+// still starting may not handle SIGHUP yet, and Go's default for it is to exit.
 func reload(d *topology.Deployment, name string, timeout time.Duration, out io.Writer) error {
 	g := d.Gateways[name]
 	pid, err := gatewayPID(d, name, out)
 	if err != nil {
 		return err
 	}
+	health := "http://" + dialable(g.Health) + "/"
+	healthy := func(when string) func() (bool, error) {
+		return func() (bool, error) {
+			if syscall.Kill(pid, 0) != nil {
+				return false, fmt.Errorf("gateway %s (pid %d) exited %s: see its log", name, pid, when)
+			}
+			resp, err := http.Get(health)
+			if err != nil {
+				return false, nil
+			}
+			_ = resp.Body.Close()
+			return resp.StatusCode == http.StatusOK, nil
+		}
+	}
+	if err := waitFor(timeout, name+" (pid "+strconv.Itoa(pid)+") to be up (health "+g.Health+") before it is reloaded", healthy("before the reload")); err != nil {
+		return err
+	}
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return fmt.Errorf("gateway %s (pid %d): %w; start it with --config %s", name, pid, err, g.Config)
 	}
-	health := "http://" + dialable(g.Health) + "/"
-	return waitFor(timeout, name+" to be healthy after the reload", func() (bool, error) {
-		if syscall.Kill(pid, 0) != nil {
-			return false, fmt.Errorf("gateway %s (pid %d) exited during the reload: see its log", name, pid)
-		}
-		resp, err := http.Get(health)
-		if err != nil {
-			return false, nil
-		}
-		_ = resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	})
+	return waitFor(timeout, name+" to be healthy after the reload", healthy("during the reload"))
 }
 
 // journalLocked says whether a collector holds the journal in dir (its LOCK file is

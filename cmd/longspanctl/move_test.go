@@ -26,7 +26,10 @@ import (
 // fakeGatewayEnv makes the test binary a fake gateway (TestFakeGateway): it runs
 // `--config FILE` as the collector would for what move looks at — the health endpoint,
 // each shard's journal lock and listening address — and reloads FILE on SIGHUP.
-const fakeGatewayEnv = "LONGSPANCTL_FAKE_GATEWAY"
+const (
+	fakeGatewayEnv  = "LONGSPANCTL_FAKE_GATEWAY"
+	fakeStartingEnv = "LONGSPANCTL_FAKE_GATEWAY_STARTING"
+)
 
 func TestFakeGateway(t *testing.T) {
 	if os.Getenv(fakeGatewayEnv) == "" {
@@ -46,9 +49,14 @@ func fakeGateway(config string) int {
 		ln   net.Listener
 	}
 	held := map[string]*shard{} // by journal directory
+	// Starting: holds its journals but neither answers health nor handles SIGHUP yet
+	// (which would end it, Go's default), as a collector early in its start.
+	starting := os.Getenv(fakeStartingEnv) != ""
 	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	healthUp := false
+	if !starting {
+		signal.Notify(hup, syscall.SIGHUP)
+	}
+	healthUp := starting
 	for {
 		raw, err := os.ReadFile(config)
 		if err != nil {
@@ -171,10 +179,10 @@ func newTestDeployment(t *testing.T) *testDeployment {
 }
 
 // start runs gateway name as a fake gateway and waits until it holds its journals.
-func (td *testDeployment) start(t *testing.T, name string) *exec.Cmd {
+func (td *testDeployment) start(t *testing.T, name string, env ...string) *exec.Cmd {
 	g := td.d.Gateways[name]
 	cmd := exec.Command(os.Args[0], "-test.run=^TestFakeGateway$", "--", "--config", g.Config)
-	cmd.Env = append(os.Environ(), fakeGatewayEnv+"=1")
+	cmd.Env = append(append(os.Environ(), fakeGatewayEnv+"=1"), env...)
 	cmd.Stderr = os.Stderr
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
@@ -299,6 +307,17 @@ func TestMoveKeepsTheDeploymentFileAndFindsTheGateway(t *testing.T) {
 			assert.Contains(t, string(after), line[i:])
 		}
 	}
+}
+
+// A gateway that is still starting is not signalled (SIGHUP would end it) until its
+// health check answers.
+func TestReloadWaitsForTheGatewayToBeUp(t *testing.T) {
+	td := newTestDeployment(t)
+	gw := td.start(t, "gw-a", fakeStartingEnv+"=1")
+	writePID(t, td.d.Gateways["gw-a"].PIDFile, gw.Process.Pid)
+	err := reload(td.d, "gw-a", 300*time.Millisecond, io.Discard)
+	assert.ErrorContains(t, err, fmt.Sprintf("timed out after 300ms waiting for gw-a (pid %d) to be up (health %s) before it is reloaded", gw.Process.Pid, td.d.Gateways["gw-a"].Health))
+	requireNeverSignalled(t, gw)
 }
 
 func TestConfigArgs(t *testing.T) {
