@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -65,21 +67,121 @@ func OpenSpansAt(endpoint string, limit int) (OpenSpansView, error) {
 // endpoint on 127.0.0.1:port and sums its samples by the value of label (samples without
 // the label count under ""), over every other label.
 func MetricByLabel(port int, name, label string) (map[string]float64, error) {
-	hc := &http.Client{Timeout: 3 * time.Second}
-	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	out := map[string]float64{}
+	err := scrape(port, name, func(metric, labels string, v float64) {
+		if metric == name || metric == name+"_total" {
+			out[labelValue(labels, label)] += v
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
+	return out, nil
+}
+
+// Histogram is a Prometheus histogram as scraped: cumulative counts by upper bound
+// (le; +Inf included), summed over every other label.
+type Histogram map[float64]float64
+
+// HistogramAt reads the histogram whose name starts with prefix from the collector's
+// Prometheus endpoint on 127.0.0.1:port; the exporter may append a unit (prefix_seconds).
+// name is the full name found: "" and a nil Histogram when the metric is absent.
+func HistogramAt(port int, prefix string) (name string, h Histogram, err error) {
+	err = scrape(port, prefix, func(metric, labels string, v float64) {
+		base, ok := strings.CutSuffix(metric, "_bucket")
+		if !ok || (name != "" && base != name) {
+			return
+		}
+		le := labelValue(labels, "le")
+		bound, perr := strconv.ParseFloat(le, 64) // "+Inf" parses as +Inf
+		if perr != nil {
+			return
+		}
+		if h == nil {
+			name, h = base, Histogram{}
+		}
+		h[bound] += v
+	})
+	return name, h, err
+}
+
+// QuantileSince is the q-quantile (0 < q ≤ 1) of the observations between the scrape
+// before and h, interpolated linearly inside its bucket (the largest finite bound when
+// it falls in +Inf), and how many observations there were; nil when there were none.
+func (h Histogram) QuantileSince(before Histogram, q float64) (*float64, float64) {
+	bounds := h.bounds()
+	if len(bounds) == 0 {
+		return nil, 0
+	}
+	total := h[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return nil, 0
+	}
+	rank := q * total
+	prevB, prevC := 0.0, 0.0
+	for _, b := range bounds {
+		cum := h[b] - before[b]
+		if cum >= rank {
+			v := b
+			if math.IsInf(b, 1) {
+				v = prevB
+			} else if cum > prevC {
+				v = prevB + (b-prevB)*(rank-prevC)/(cum-prevC)
+			}
+			return &v, total
+		}
+		prevB, prevC = b, cum
+	}
+	return nil, total
+}
+
+// MaxSince bounds the largest observation between the scrape before and h: the upper
+// bound of the lowest bucket that holds them all (+Inf if one passed the largest
+// finite bound); nil when there were none.
+func (h Histogram) MaxSince(before Histogram) *float64 {
+	bounds := h.bounds()
+	if len(bounds) == 0 {
+		return nil
+	}
+	total := h[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return nil
+	}
+	for _, b := range bounds {
+		if h[b]-before[b] >= total {
+			return &b
+		}
+	}
+	return nil
+}
+
+func (h Histogram) bounds() []float64 {
+	bounds := make([]float64, 0, len(h))
+	for b := range h {
+		bounds = append(bounds, b)
+	}
+	sort.Float64s(bounds)
+	return bounds
+}
+
+// scrape calls fn for every sample of a metric whose name starts with prefix that the
+// Prometheus endpoint on 127.0.0.1:port serves, with the metric's name, its label set
+// (`a="x",b="y"`) and its value. It is the harness's one Prometheus text parser.
+func scrape(port int, prefix string, fn func(metric, labels string, v float64)) error {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/metrics")
+	if err != nil {
+		return err
+	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET /metrics on port %d: %s", port, resp.Status)
+		return fmt.Errorf("GET /metrics on port %d: %s", port, resp.Status)
 	}
-	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, name) {
+		if !strings.HasPrefix(line, prefix) {
 			continue
 		}
 		metric, labels, rest := line, "", ""
@@ -93,9 +195,6 @@ func MetricByLabel(port int, name, label string) (map[string]float64, error) {
 				labels, rest = line[i+1:j], line[j+1:]
 			}
 		}
-		if metric != name && metric != name+"_total" {
-			continue
-		}
 		fs := strings.Fields(rest)
 		if len(fs) == 0 {
 			continue
@@ -104,9 +203,9 @@ func MetricByLabel(port int, name, label string) (map[string]float64, error) {
 		if err != nil {
 			continue
 		}
-		out[labelValue(labels, label)] += v
+		fn(metric, labels, v)
 	}
-	return out, sc.Err()
+	return sc.Err()
 }
 
 // labelValue is the value of label in a Prometheus label set `a="x",b="y"` ("" if absent).
