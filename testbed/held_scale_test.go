@@ -1,7 +1,6 @@
 package testbed
 
 import (
-	"math"
 	"testing"
 	"time"
 
@@ -50,21 +49,5 @@ func TestHeldScalePlan(t *testing.T) {
 	}
 	if p.bit(SpanKey{}) != -1 {
 		t.Error("a foreign span maps to a bit")
-	}
-}
-
-func TestHeldScaleP99Delta(t *testing.T) {
-	before := hsHist{1: 0, 5: 0, 10: 0, math.Inf(1): 0}
-	after := hsHist{1: 50, 5: 90, 10: 100, math.Inf(1): 100}
-	v, n := p99Delta(before, after)
-	if v == nil || n != 100 || math.Abs(*v-9.5) > 1e-9 {
-		t.Fatalf("p99 %v over %v, want 9.5 over 100", v, n)
-	}
-	after[math.Inf(1)] = 200
-	if v, _ := p99Delta(before, after); v == nil || *v != 10 {
-		t.Fatalf("p99 in +Inf: %v, want the largest finite bound 10", v)
-	}
-	if v, n := p99Delta(after, after); v != nil || n != 0 {
-		t.Fatalf("no ticks: %v, %v", v, n)
 	}
 }

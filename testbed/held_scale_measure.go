@@ -1,0 +1,191 @@
+package testbed
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
+)
+
+// journalFigures measures journal_bytes, live_bytes and their ratio; past the target
+// ratio it waits (bounded) for a checkpoint and measures again.
+func (h *hsRun) journalFigures() {
+	res, c := h.res, h.c
+	measure := func() {
+		res.JournalBytes = harness.DirBytes(c.Params.JournalDir)
+		res.LiveBytes, res.LiveBytesSource = res.ClientBytes, "client: protobuf bytes of the acknowledged build requests (metric otelcol_spanjournal_live_bytes absent)"
+		if m, err := harness.MetricByLabel(c.Params.MetricsPort, "otelcol_spanjournal_live_bytes", ""); err == nil && len(m) > 0 {
+			res.LiveBytes, res.LiveBytesSource = int64(m[""]), "metric otelcol_spanjournal_live_bytes"
+		}
+		if v, err := c.Metric("otelcol_spanjournal_checkpoints"); err == nil {
+			res.Checkpoints = v
+		}
+		res.JournalBytesWritten, _ = c.Metric("otelcol_spanjournal_bytes_written")
+		res.JournalRecordsWritten, _ = c.Metric("otelcol_spanjournal_records_written")
+		res.SnapshotsEmitted, _ = c.Metric("otelcol_longspan_snapshots_emitted")
+		if res.LiveBytes > 0 {
+			res.JournalRatio = round3(float64(res.JournalBytes) / float64(res.LiveBytes))
+		}
+	}
+	measure()
+	if res.JournalRatio > hsTargetJournal {
+		t0, before := time.Now(), res.Checkpoints
+		for time.Since(t0) < 75*time.Second && res.Checkpoints == before {
+			time.Sleep(time.Second)
+			measure()
+		}
+		res.CheckpointWaitSec = round1(time.Since(t0).Seconds())
+	}
+	h.r.logf("held_scale: journal %.1f MB, live %.1f MB (%s), ratio %.2f, %0.f checkpoints; written %.1f MB in %.0f records, %.0f snapshots emitted",
+		mb(res.JournalBytes), mb(res.LiveBytes), res.LiveBytesSource, res.JournalRatio, res.Checkpoints,
+		res.JournalBytesWritten/(1<<20), res.JournalRecordsWritten, res.SnapshotsEmitted)
+}
+
+// ackProbe sends small traces of ended spans (released at once) at hsAckRate requests/s
+// for d and returns their acknowledgement latencies.
+func (h *hsRun) ackProbe(d time.Duration, held int64) HSAck {
+	out := HSAck{HeldSpans: held}
+	snd, err := NewSender(h.c.Params.GRPC, h.c.Params.HTTP)
+	if err != nil {
+		return out
+	}
+	defer snd.Close()
+	p := h.r.bulkParams(PassThrough)
+	p.TracesPerReq, p.SpansPerTrace = 1, 5
+	const lanes = 4
+	interval := time.Duration(float64(time.Second) * lanes / hsAckRate)
+	var mu sync.Mutex
+	var lats []time.Duration
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for l := 0; l < lanes; l++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := time.Now().Add(time.Duration(l) * interval / lanes)
+			for time.Now().Before(stop) {
+				time.Sleep(time.Until(next))
+				next = next.Add(interval)
+				td, _, _ := buildBulk(p, nil)
+				res := snd.SendTraces(context.Background(), td, false, Retry{})
+				if !res.Acked {
+					failed.Add(1)
+					continue
+				}
+				mu.Lock()
+				lats = append(lats, res.Latency)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	out.Requests, out.Failed = len(lats), int(failed.Load())
+	if len(lats) > 0 {
+		q := func(x float64) float64 {
+			return round3(float64(lats[int(x*float64(len(lats)-1))].Microseconds()) / 1000)
+		}
+		out.P50Ms, out.P99Ms = q(0.5), q(0.99)
+	}
+	return out
+}
+
+// The tick histogram and the part of a tick under the journal lock; the exporter may
+// add a unit to the names (harness.HistogramAt finds them).
+const (
+	hsTickMetric      = "otelcol_longspan_tick_duration"
+	hsTickRulesMetric = "otelcol_longspan_tick_rules_duration"
+	hsViewLockMetric  = "otelcol_spanjournal_view_lock_duration"
+)
+
+// tickMetric finds the full name of the tick-duration histogram ("" if absent).
+func (h *hsRun) tickMetric() string {
+	name, _, _ := harness.HistogramAt(h.c.Params.MetricsPort, hsTickMetric)
+	return name
+}
+
+// scrapeTick scrapes the tick histogram (full name) and its rules part.
+func (h *hsRun) scrapeTick(name string) [2]harness.Histogram {
+	if name == "" {
+		return [2]harness.Histogram{}
+	}
+	_, tick, _ := harness.HistogramAt(h.c.Params.MetricsPort, name)
+	_, rules, _ := harness.HistogramAt(h.c.Params.MetricsPort, strings.Replace(name, hsTickMetric, hsTickRulesMetric, 1))
+	return [2]harness.Histogram{tick, rules}
+}
+
+// p99Ms is the p99 of the observations between two scrapes of a histogram in
+// milliseconds, rounded to the microsecond, and how many there were.
+func p99Ms(before, after harness.Histogram) (*float64, float64) {
+	v, n := after.QuantileSince(before, 0.99)
+	if v != nil {
+		r := round3(*v)
+		v = &r
+	}
+	return v, n
+}
+
+func (h *hsRun) tickFrom(name string, before [2]harness.Histogram, window time.Duration) HSTick {
+	t := HSTick{WindowSec: window.Seconds()}
+	if name == "" {
+		return t
+	}
+	after := h.scrapeTick(name)
+	t.P99Ms, t.Ticks = p99Ms(before[0], after[0])
+	t.RulesP99Ms, _ = p99Ms(before[1], after[1])
+	return t
+}
+
+// tickWindow measures the tick over window with nothing sent.
+func (h *hsRun) tickWindow(name string, window time.Duration) HSTick {
+	before := h.scrapeTick(name)
+	time.Sleep(window)
+	t := h.tickFrom(name, before, window)
+	t.HeldSpans = h.acked.Load()
+	return t
+}
+
+// viewProbe asks for the open-span view (its default limit) n times, one after the
+// other: the p99 of its latency at the client, and the longest journal lock hold one
+// view caused, as the upper bound of the extension's histogram bucket that holds every
+// view's longest hold (spanjournal_view_lock_duration, scraped before and after).
+func (h *hsRun) viewProbe(n int) {
+	res, port := h.res, h.c.Params.MetricsPort
+	_, before, _ := harness.HistogramAt(port, hsViewLockMetric)
+	lats := make([]time.Duration, 0, n)
+	for range n {
+		t0 := time.Now()
+		v, err := harness.OpenSpansAt(h.c.Params.JournalHTTP, 0)
+		if err != nil {
+			h.r.logf("held_scale: open-span view: %v", err)
+			continue
+		}
+		lats = append(lats, time.Since(t0))
+		res.OpenSpansViewRows = len(v.OpenSpans)
+	}
+	res.OpenSpansViews = len(lats)
+	if len(lats) > 0 {
+		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+		p := round3(float64(lats[int(0.99*float64(len(lats)-1))].Microseconds()) / 1000)
+		res.OpenSpansViewMsP99 = &p
+	}
+	if _, after, err := harness.HistogramAt(port, hsViewLockMetric); err == nil {
+		if m := after.MaxSince(before); m != nil {
+			ms := *m * 1000
+			res.OpenSpansViewLockMsMax = &ms
+		}
+	}
+}
+
+func fmtMs(v *float64) string {
+	if v == nil {
+		return "null"
+	}
+	return fmt.Sprintf("%.2f ms", *v)
+}

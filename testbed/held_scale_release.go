@@ -1,0 +1,110 @@
+package testbed
+
+import (
+	"bufio"
+	"encoding/binary"
+	"io"
+	"math"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// release ends every root (each client sends its roots with an end time) and waits
+// until every held span reached the backend; then checks each arrived.
+func (h *hsRun) release(be *Backend, workers int) {
+	res := h.res
+	_ = be.Reset("detail")
+	want := res.HeldSpans
+	t0 := time.Now()
+	go h.forClients(0, h.plan.clients(), workers, func(cl int, snd *Sender) {
+		td, _ := h.plan.rootsRequest(cl, pcommon.NewTimestampFromTime(time.Now()), 2)
+		h.send(snd, td)
+	})
+	limit := max(90*time.Second, time.Duration(want/20000)*time.Second)
+	var st BackendStats
+	for time.Since(t0) < limit {
+		s, err := be.Stats()
+		if err == nil {
+			st = s
+			if s.Spans-s.Snapshots >= want {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	res.ReleaseSpans = st.Spans - st.Snapshots
+	end := time.Unix(0, st.LastRecv)
+	if st.LastRecv == 0 || res.ReleaseSpans < want {
+		end = time.Now()
+	}
+	res.ReleaseSec = round3(end.Sub(t0).Seconds())
+	if res.ReleaseSec > 0 {
+		res.ReleaseSpansPerSec = round1(float64(res.ReleaseSpans) / res.ReleaseSec)
+	}
+	// Let duplicates (if any) arrive, then check every span by its bit.
+	_, _ = be.WaitQuiet(time.Second, time.Second, 30*time.Second)
+	seen := make([]uint8, h.plan.total)
+	first := int64(math.MaxInt64)
+	err := h.streamRecords(be, func(rc Rec) {
+		if rc.State == StateSnapshot {
+			return
+		}
+		b := h.plan.bit(rc.Key)
+		if b < 0 {
+			return
+		}
+		first = min(first, rc.Recv)
+		if rc.State != StatePlain {
+			res.ReleaseNotPlain++
+		}
+		if seen[b] < 255 {
+			seen[b]++
+		}
+	})
+	if err != nil {
+		h.r.logf("held_scale: backend records: %v", err)
+		res.ReleaseMissing = want
+		return
+	}
+	if first != math.MaxInt64 {
+		res.ReleaseFirstSec = round3(time.Unix(0, first).Sub(t0).Seconds())
+	}
+	for _, n := range seen {
+		switch {
+		case n == 0:
+			res.ReleaseMissing++
+		case n > 1:
+			res.ReleaseDuplicates += int64(n) - 1
+		}
+	}
+	// Spans never acknowledged cannot arrive; count only what was acked.
+	res.ReleaseMissing -= h.plan.total - want
+	res.ReleaseMissing = max(res.ReleaseMissing, 0)
+	res.ReleaseComplete = res.ReleaseSpans >= want
+}
+
+// streamRecords reads the backend's /records without holding them all.
+func (h *hsRun) streamRecords(be *Backend, fn func(Rec)) error {
+	resp, err := be.hc.Get(be.base + "/records")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	br := bufio.NewReaderSize(resp.Body, 1<<20)
+	var buf [recSize]byte
+	for {
+		if _, err := io.ReadFull(br, buf[:]); err != nil {
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+		var r Rec
+		copy(r.Key[:], buf[:24])
+		r.Batch = binary.LittleEndian.Uint32(buf[24:])
+		r.State, r.Reason = buf[28], buf[29]
+		r.Recv = int64(binary.LittleEndian.Uint64(buf[30:]))
+		fn(r)
+	}
+}
