@@ -230,7 +230,13 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 		evMu.Unlock()
 		r.logf("scale_out: %s", msg)
 	}
-	for _, name := range []string{"gw-a", "gw-b", "gw-c", "front"} {
+	fronts := d.FrontInstances()
+	res.Fronts = len(fronts)
+	starting := []string{"gw-a", "gw-b", "gw-c"}
+	for i := range fronts {
+		starting = append(starting, frontNode(i))
+	}
+	for _, name := range starting {
 		if err := nodes[name].start(r.env.Bin); err != nil {
 			return nil, err
 		}
@@ -240,12 +246,19 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 			n.stop()
 		}
 	}()
-	event("front + 3 gateways up, %d shards", shards)
+	event("%d front-tier instances + 3 gateways up, %d shards", len(fronts), shards)
 
-	snd, err := NewSender(d.Front.GRPC, d.Front.HTTP)
+	var grpcAddrs, httpAddrs []string
+	for _, in := range fronts {
+		grpcAddrs, httpAddrs = append(grpcAddrs, in.GRPC), append(httpAddrs, in.HTTP)
+	}
+	snd, err := NewSpreadSender(grpcAddrs, httpAddrs, SenderOptions{})
 	if err != nil {
 		return nil, err
 	}
+	// A request to a stalled instance is given up after this and retried on the other:
+	// what the stalled one had read is delivered, late, when it resumes.
+	snd.Timeout = 2 * time.Second
 	defer snd.Close()
 	ledger := NewLedger()
 	retry := Retry{MaxElapsed: 2 * time.Minute, Initial: 50 * time.Millisecond, Max: time.Second}
@@ -351,6 +364,24 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 		}
 		nodes["gw-d"].stop()
 		event("gw-d stopped; it serves no shard")
+
+		if len(fronts) > 1 {
+			at(36 * time.Second)
+			stall := 3 * soIdle / 2
+			from = time.Now()
+			if err := nodes[frontNode(1)].proc.Pause(); err != nil {
+				return fmt.Errorf("SIGSTOP %s: %w", frontNode(1), err)
+			}
+			res.FrontStalls++
+			event("SIGSTOP %s for %s (longer than idle_timeout)", frontNode(1), stall)
+			time.Sleep(stall)
+			if err := nodes[frontNode(1)].proc.Resume(); err != nil {
+				return fmt.Errorf("SIGCONT %s: %w", frontNode(1), err)
+			}
+			res.FrontStallSec = round1(time.Since(from).Seconds())
+			disruptions = append(disruptions, disruption{from, time.Now()})
+			event("SIGCONT %s after %.1fs", frontNode(1), res.FrontStallSec)
+		}
 		return nil
 	}
 	// The front tier's queue, sampled: how far behind the gateways it fell.
@@ -360,9 +391,16 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 	go func() {
 		defer close(qdone)
 		for qctx.Err() == nil {
-			if v, err := harness.MetricAt(d.Front.Metrics, "otelcol_exporter_queue_size"); err == nil {
-				res.FrontQueuePeak = max(res.FrontQueuePeak, int(v))
-				queue = append(queue, queueSample{time.Now(), int(v)})
+			// The queues of every instance that answers (a stalled one does not).
+			size, answered := 0, false
+			for _, in := range fronts {
+				if v, err := harness.MetricAt(in.Metrics, "otelcol_exporter_queue_size"); err == nil {
+					size, answered = size+int(v), true
+				}
+			}
+			if answered {
+				res.FrontQueuePeak = max(res.FrontQueuePeak, size)
+				queue = append(queue, queueSample{time.Now(), size})
 			}
 			select {
 			case <-qctx.Done():
@@ -444,7 +482,7 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 	if err != nil {
 		return nil, nil, err
 	}
-	addrs, err := harness.FreeAddrs(10)
+	addrs, err := harness.FreeAddrs(14)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -458,6 +496,12 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 			QueueDirectory: filepath.Join(work, "front-queue"), Config: filepath.Join(work, "front.yaml"),
 			ProbeInterval: soProbeEvery.String(), ProbeSpans: 4 * shards, RetryMaxInterval: "1s",
 			Metrics: harness.PortOf(addrs[9]),
+			// A second instance with the same ring: clients send each request to either.
+			Instances: []topology.FrontInstance{{
+				GRPC: addrs[10], HTTP: addrs[11], Health: addrs[12],
+				QueueDirectory: filepath.Join(work, "front-1-queue"), Config: filepath.Join(work, "front-1.yaml"),
+				Metrics: harness.PortOf(addrs[13]),
+			}},
 		},
 		Longspan: map[string]any{
 			"idle_timeout": soIdle.String(), "max_duration": "168h", "max_trace_hold": "1h",
@@ -481,8 +525,9 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 		Live:      []string{"otlp_grpc/backend"},
 		Telemetry: map[string]any{"logs": map[string]any{"level": "info"}},
 	}
-	nodes := map[string]*soNode{
-		"front": {name: "so-front", config: d.Front.Config, health: d.Front.Health, log: filepath.Join(work, "front.log")},
+	nodes := map[string]*soNode{}
+	for i, in := range d.FrontInstances() {
+		nodes[frontNode(i)] = &soNode{name: "so-" + frontNode(i), config: in.Config, health: in.Health, log: filepath.Join(work, frontNode(i)+".log")}
 	}
 	names := []string{"gw-a", "gw-b", "gw-c", "gw-d"}
 	for i, name := range names {
@@ -497,6 +542,14 @@ func (r *Runner) scaleOutDeployment(work string, shards int, backend string) (*t
 			log: filepath.Join(work, name+".log"), env: []string{"LONGSPAN_GATEWAY=" + strconv.Itoa(i+1)}}
 	}
 	return d, nodes, d.Validate()
+}
+
+// frontNode names front-tier instance i among the scenario's processes.
+func frontNode(i int) string {
+	if i == 0 {
+		return "front"
+	}
+	return fmt.Sprintf("front-%d", i)
 }
 
 // evaluateScaleOut reads the backend's records against the clients' own logs.

@@ -17,12 +17,15 @@ func writeConfigs(deployPath, bin string) error {
 	if err != nil {
 		return err
 	}
-	if d.Front.Config != "" {
-		cfg, err := d.FrontConfig()
+	for i, in := range d.FrontInstances() {
+		if in.Config == "" {
+			continue
+		}
+		cfg, err := d.FrontInstanceConfig(i)
 		if err != nil {
 			return err
 		}
-		if err := writeConfig(d.Front.Config, cfg, bin); err != nil {
+		if err := writeConfig(in.Config, cfg, bin); err != nil {
 			return err
 		}
 	}

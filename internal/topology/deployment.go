@@ -126,6 +126,31 @@ type FrontSpec struct {
 	// carries. Defaults 1s and 8 × shards.
 	ProbeInterval string `yaml:"probe_interval"`
 	ProbeSpans    int    `yaml:"probe_spans"`
+	// Instances are more instances of the front tier, for clients that may send any
+	// request to any of them (one DNS name or load balancer in front): each has the
+	// same ring and settings as the first (the fields above) and its own addresses,
+	// queue and configuration file. Every gateway probes every instance, and a shard's
+	// watermark is the lowest of theirs (docs/scale-out.md, "Several front-tier
+	// instances").
+	Instances []FrontInstance `yaml:"instances"`
+}
+
+// FrontInstance is where one instance of the front tier listens and keeps its queue.
+type FrontInstance struct {
+	GRPC           string `yaml:"grpc"`
+	HTTP           string `yaml:"http"`
+	Health         string `yaml:"health"`
+	QueueDirectory string `yaml:"queue_directory"`
+	Config         string `yaml:"config"`
+	Metrics        int    `yaml:"metrics_port"`
+}
+
+// FrontInstances is every instance of the front tier, the first one (FrontSpec's own
+// addresses) first.
+func (d *Deployment) FrontInstances() []FrontInstance {
+	f := d.Front
+	first := FrontInstance{GRPC: f.GRPC, HTTP: f.HTTP, Health: f.Health, QueueDirectory: f.QueueDirectory, Config: f.Config, Metrics: f.Metrics}
+	return append([]FrontInstance{first}, f.Instances...)
 }
 
 // ShardList is a list of shard numbers written with ranges ("0-5").
@@ -272,6 +297,16 @@ func (d *Deployment) Validate() error {
 		if owner[s] == "" && len(errs) == 0 {
 			errs = append(errs, fmt.Errorf("shard %d has no gateway: every shard needs exactly one", s))
 		}
+	}
+	queues := map[string]bool{d.Front.QueueDirectory: true}
+	for i, in := range d.Front.Instances {
+		if in.GRPC == "" || in.Health == "" || in.QueueDirectory == "" {
+			errs = append(errs, fmt.Errorf("front::instances[%d]: grpc, health and queue_directory are required", i))
+		}
+		if queues[in.QueueDirectory] {
+			errs = append(errs, fmt.Errorf("front::instances[%d]::queue_directory: %q is another instance's: each instance keeps its own queue", i, in.QueueDirectory))
+		}
+		queues[in.QueueDirectory] = true
 	}
 	if len(d.Sampled) == 0 {
 		errs = append(errs, errors.New("sampled_exporters: at least one exporter for complete traces"))

@@ -41,11 +41,17 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 	exporters[logsExporter] = m{"verbosity": "basic"}
 
 	if d.Front.GRPC != "" {
-		ext[probeExt] = m{
-			"endpoint": d.Front.GRPC,
-			"interval": d.probeInterval(),
-			"spans":    d.probeSpans(),
+		probe := m{"interval": d.probeInterval(), "spans": d.probeSpans()}
+		if len(d.Front.Instances) == 0 {
+			probe["endpoint"] = d.Front.GRPC
+		} else {
+			var endpoints []string
+			for _, in := range d.FrontInstances() {
+				endpoints = append(endpoints, in.GRPC)
+			}
+			probe["endpoints"] = endpoints
 		}
+		ext[probeExt] = probe
 		extNames = append(extNames, probeExt)
 	}
 	for _, s := range g.Shards {
@@ -136,17 +142,27 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 // trace id unlike a span's); the gateway that gets one sends it on to its span's shard
 // (longspan's reroute_heartbeats).
 func (d *Deployment) FrontConfig() ([]byte, error) {
-	f := d.Front
-	if f.GRPC == "" || f.Health == "" || f.QueueDirectory == "" {
+	return d.FrontInstanceConfig(0)
+}
+
+// FrontInstanceConfig renders instance i of FrontInstances: FrontConfig's settings with
+// that instance's addresses and queue.
+func (d *Deployment) FrontInstanceConfig(i int) ([]byte, error) {
+	instances := d.FrontInstances()
+	if i < 0 || i >= len(instances) {
+		return nil, fmt.Errorf("front: no instance %d", i)
+	}
+	in, f := instances[i], d.Front
+	if in.GRPC == "" || in.Health == "" || in.QueueDirectory == "" {
 		return nil, fmt.Errorf("front: grpc, health and queue_directory are required")
 	}
 	endpoints := make([]string, d.Shards)
 	for s := range endpoints {
 		endpoints[s] = d.ShardEndpoint(s)
 	}
-	protocols := m{"grpc": m{"endpoint": f.GRPC, "max_recv_msg_size_mib": 64}}
-	if f.HTTP != "" {
-		protocols["http"] = m{"endpoint": f.HTTP, "cors": m{"allowed_origins": []string{"*"}, "allowed_headers": []string{"*"}}}
+	protocols := m{"grpc": m{"endpoint": in.GRPC, "max_recv_msg_size_mib": 64}}
+	if in.HTTP != "" {
+		protocols["http"] = m{"endpoint": in.HTTP, "cors": m{"allowed_origins": []string{"*"}, "allowed_headers": []string{"*"}}}
 	}
 	queueSize, consumers, maxInterval := f.QueueSize, f.NumConsumers, f.RetryMaxInterval
 	if queueSize == 0 {
@@ -164,8 +180,8 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 	}
 	cfg := m{
 		"extensions": m{
-			"health_check": m{"endpoint": f.Health},
-			"file_storage": m{"directory": f.QueueDirectory, "create_directory": true},
+			"health_check": m{"endpoint": in.Health},
+			"file_storage": m{"directory": in.QueueDirectory, "create_directory": true},
 		},
 		"receivers": m{"otlp": m{"protocols": protocols}},
 		"exporters": m{
@@ -201,10 +217,14 @@ func (d *Deployment) FrontConfig() ([]byte, error) {
 				"traces": m{"receivers": []string{"otlp"}, "exporters": []string{"load_balancing"}},
 				"logs":   m{"receivers": []string{"otlp"}, "exporters": []string{"load_balancing"}},
 			},
-			"telemetry": d.telemetry(f.Metrics),
+			"telemetry": d.telemetry(in.Metrics),
 		},
 	}
-	return marshal(fmt.Sprintf("front tier of a %d-shard deployment", d.Shards), cfg)
+	what := fmt.Sprintf("front tier of a %d-shard deployment", d.Shards)
+	if len(instances) > 1 {
+		what = fmt.Sprintf("front tier instance %d of %d of a %d-shard deployment", i, len(instances), d.Shards)
+	}
+	return marshal(what, cfg)
 }
 
 // expandGateway copies an exporter's settings with GatewayPlaceholder replaced by the

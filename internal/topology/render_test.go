@@ -152,3 +152,32 @@ func TestFrontBacksOffItsRetries(t *testing.T) {
 	raw, err = d.FrontConfig()
 	assert.Equal(t, "1s", at(t, rendered(t, raw, err), "exporters", "load_balancing", "retry_on_failure", "max_interval"))
 }
+
+// A front tier of several instances: each renders with its own addresses and queue
+// and the same ring; every gateway probes every instance.
+func TestEveryFrontTierInstanceIsProbed(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	d.Front.Instances = []FrontInstance{{GRPC: "front-1:4317", HTTP: "front-1:4318", Health: "front-1:13133", QueueDirectory: "/var/lib/longspan/queue-1"}}
+	require.NoError(t, d.Validate())
+
+	raw, err := d.GatewayConfig("gw-b")
+	gw := rendered(t, raw, err)
+	assert.Equal(t, []any{"front:4317", "front-1:4317"}, at(t, gw, "extensions", "watermarkprobe", "endpoints"))
+	_, single := at(t, gw, "extensions", "watermarkprobe").(map[string]any)["endpoint"]
+	assert.False(t, single)
+
+	raw, err = d.FrontInstanceConfig(0)
+	first := rendered(t, raw, err)
+	raw, err = d.FrontInstanceConfig(1)
+	second := rendered(t, raw, err)
+	assert.Equal(t, "front-1:4317", at(t, second, "receivers", "otlp", "protocols", "grpc", "endpoint"))
+	assert.Equal(t, "/var/lib/longspan/queue-1", at(t, second, "extensions", "file_storage", "directory"))
+	assert.Equal(t, "front-1:13133", at(t, second, "extensions", "health_check", "endpoint"))
+	assert.Equal(t, at(t, first, "exporters", "load_balancing", "resolver"), at(t, second, "exporters", "load_balancing", "resolver"), "one ring")
+	_, err = d.FrontInstanceConfig(2)
+	assert.ErrorContains(t, err, "no instance 2")
+
+	d.Front.Instances[0].QueueDirectory = d.Front.QueueDirectory
+	assert.ErrorContains(t, d.Validate(), "each instance keeps its own queue")
+}
