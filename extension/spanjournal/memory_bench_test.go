@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -73,4 +74,12 @@ func heapInUse() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
+}
+
+// The size of a held span's index entry, as extension/spanjournal/README.md and Span's
+// comment give it: change them together.
+func TestSpanLayoutIsWhatTheDocsSay(t *testing.T) {
+	if got := unsafe.Sizeof(Span{}); got != 120 {
+		t.Errorf("Span is %d bytes; the docs say 120", got)
+	}
 }

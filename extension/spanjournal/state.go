@@ -47,7 +47,7 @@ func (s SpanState) String() string {
 // passing it to Tx.Put, or through another Tx method, so that the indexes, the
 // counters and the journal stay in step.
 //
-// The layout is kept small on purpose (144 bytes): a gateway holds millions of spans
+// The layout is kept small on purpose (120 bytes, TestSpanLayoutIsWhatTheDocsSay): a gateway holds millions of spans
 // (every span of a page session's trace until the page ends). Times are Unix
 // nanoseconds behind accessors, and the strings a session's spans repeat are one
 // shared Origin.
