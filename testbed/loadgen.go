@@ -138,8 +138,9 @@ func NewSenderWith(grpcAddr, httpAddr string, o SenderOptions) (*Sender, error) 
 }
 
 // NewSpreadSender is a sender to several front-tier instances, as browsers behind a
-// load balancer reach any of them: each attempt, retries included, goes to the next
-// instance in turn, so a request refused by (or stuck in) one is retried on another.
+// load balancer reach any of them: each logical send starts on the next instance in
+// turn, and a retry goes to the instance after the one that failed, so a request
+// refused by (or stuck in) one is retried on another.
 func NewSpreadSender(grpcAddrs, httpAddrs []string, o SenderOptions) (*Sender, error) {
 	if len(grpcAddrs) == 0 || len(grpcAddrs) != len(httpAddrs) {
 		return nil, fmt.Errorf("sender: %d gRPC and %d HTTP addresses", len(grpcAddrs), len(httpAddrs))
@@ -160,12 +161,19 @@ func NewSpreadSender(grpcAddrs, httpAddrs []string, o SenderOptions) (*Sender, e
 		keepLat: o.KeepLatencies, Timeout: f.Timeout, fronts: fronts}, nil
 }
 
-// front is the connection the next attempt uses.
-func (s *Sender) front() *Sender {
+// rotation returns the connections one logical send's attempts use in turn: the
+// first from the next instance round robin, each retry from the instance after the one
+// that failed, as a client behind a load balancer that takes a failed instance out.
+func (s *Sender) rotation() func() *Sender {
 	if len(s.fronts) == 0 {
-		return s
+		return func() *Sender { return s }
 	}
-	return s.fronts[(s.next.Add(1)-1)%uint64(len(s.fronts))]
+	i := s.next.Add(1) - 1
+	return func() *Sender {
+		f := s.fronts[i%uint64(len(s.fronts))]
+		i++
+		return f
+	}
 }
 
 func (s *Sender) Close() {
@@ -213,11 +221,10 @@ func (s *Sender) withHeaders(ctx context.Context) (context.Context, map[string]s
 	return metadata.AppendToOutgoingContext(ctx, kv...), h
 }
 
-func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bool) (refused, retry bool, err error) {
+func (s *Sender) attemptTraces(ctx context.Context, f *Sender, td ptrace.Traces, useHTTP bool) (refused, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	ctx, hdr := s.withHeaders(ctx)
-	f := s.front()
 	if !useHTTP {
 		_, err = f.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 		if err == nil {
@@ -233,11 +240,11 @@ func (s *Sender) attemptTraces(ctx context.Context, td ptrace.Traces, useHTTP bo
 	return f.postHTTP(ctx, "/v1/traces", body, hdr)
 }
 
-func (s *Sender) attemptLogs(ctx context.Context, ld plog.Logs) (refused, retry bool, err error) {
+func (s *Sender) attemptLogs(ctx context.Context, f *Sender, ld plog.Logs) (refused, retry bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	ctx, _ = s.withHeaders(ctx)
-	_, err = s.front().logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
+	_, err = f.logs.Export(ctx, plogotlp.NewExportRequestFromLogs(ld))
 	if err == nil {
 		return false, false, nil
 	}
@@ -363,12 +370,14 @@ func (s *Sender) retryLoop(ctx context.Context, r Retry, attempt func() (bool, b
 
 // SendTraces sends td (gRPC or HTTP/protobuf) with retries.
 func (s *Sender) SendTraces(ctx context.Context, td ptrace.Traces, useHTTP bool, r Retry) SendResult {
-	return s.withRetry(ctx, r, td.SpanCount(), func() (bool, bool, error) { return s.attemptTraces(ctx, td, useHTTP) })
+	next := s.rotation()
+	return s.withRetry(ctx, r, td.SpanCount(), func() (bool, bool, error) { return s.attemptTraces(ctx, next(), td, useHTTP) })
 }
 
 // SendLogs sends ld over gRPC with retries.
 func (s *Sender) SendLogs(ctx context.Context, ld plog.Logs, r Retry) SendResult {
-	return s.withRetry(ctx, r, ld.LogRecordCount(), func() (bool, bool, error) { return s.attemptLogs(ctx, ld) })
+	next := s.rotation()
+	return s.withRetry(ctx, r, ld.LogRecordCount(), func() (bool, bool, error) { return s.attemptLogs(ctx, next(), ld) })
 }
 
 // ---------------------------------------------------------------- ids and the ledger

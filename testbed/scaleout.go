@@ -256,9 +256,11 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A request to a stalled instance is given up after this and retried on the other:
-	// what the stalled one had read is delivered, late, when it resumes.
-	snd.Timeout = 2 * time.Second
+	// A request to a stalled instance is given up after this and retried on the other
+	// (what the stalled one had read may be delivered, late, when it resumes): a client
+	// whose reports reach no instance for idle_timeout is silent, whatever it meant to
+	// send, so the attempt must fail over well inside idle_timeout.
+	snd.Timeout = soIdle / 3
 	defer snd.Close()
 	ledger := NewLedger()
 	retry := Retry{MaxElapsed: 2 * time.Minute, Initial: 50 * time.Millisecond, Max: time.Second}
