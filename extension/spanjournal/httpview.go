@@ -1,13 +1,11 @@
 package spanjournal // import "github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"time"
 
@@ -88,21 +86,12 @@ type View struct {
 // view lists up to limit open spans, oldest first (by start, then trace and span id).
 // recoveredAt is when the journal was replayed (Recovery.At).
 //
-// It reads the open-span index (openindex.go) one shard at a time, taking the journal
-// lock once per shard: a hold visits only the open spans of 1/OpenShards of the traces,
-// never the ended spans held with them, so a view at 10 M held spans delays ingestion by
-// microseconds per hold, not by a walk of everything held. The oldest limit are kept in a
-// bounded heap (O(open × log limit), no sort of every open span); only those are turned
-// into rows, outside the lock. The rows are therefore not one instant's state: a span
-// opened or closed while the view runs may be missing or listed. The totals are read
-// under the first hold. observe, if not nil, gets the longest single hold.
-func (j *Journal) view(limit int, recoveredAt time.Time, observe func(longestHold time.Duration)) View {
-	var longest time.Duration
-	hold := func(start time.Time) {
-		if d := time.Since(start); d > longest {
-			longest = d
-		}
-	}
+// It reads the open spans' heap (openHeap in openindex.go) under one hold of the
+// journal lock: only the limit oldest open spans and about as many of their neighbours
+// are visited, never the other open spans nor the ended spans held with them, so the
+// view costs O(limit log limit) whatever is held. Each row is copied under the lock and
+// formatted outside it. observe, if not nil, gets how long the lock was held.
+func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.Duration)) View {
 	start := time.Now()
 	j.mu.Lock()
 	v := View{
@@ -112,31 +101,19 @@ func (j *Journal) view(limit int, recoveredAt time.Time, observe func(longestHol
 		Released:    j.st.releasedSpans,
 		RecoveredAt: recoveredAt.UTC(),
 	}
+	rows := make([]viewRow, 0, min(limit, v.TotalOpen))
+	j.st.idx.oldest.oldestK(limit, func(s *Span) {
+		rows = append(rows, viewRow{start: s.start, lastSeen: s.lastSeen, trace: s.TraceID, span: s.SpanID, name: s.Name, origin: s.origin, seq: s.SnapshotSeq})
+	})
 	j.mu.Unlock()
-	hold(start)
-	oldest := viewHeap{limit: limit}
-	seen := 0
-	for sh := range OpenShards {
-		start := time.Now()
-		j.mu.Lock()
-		for _, t := range j.st.idx.openTraces[sh] {
-			for _, s := range t.open {
-				seen++
-				oldest.offer(s)
-			}
-		}
-		j.mu.Unlock()
-		hold(start)
-	}
-	rows := oldest.sorted()
-	v.OpenSpans = make([]OpenSpanView, len(rows))
-	for i, r := range rows {
-		v.OpenSpans[i] = r.view()
-	}
-	v.Truncated = seen > len(rows)
 	if observe != nil {
-		observe(longest)
+		observe(time.Since(start))
 	}
+	v.OpenSpans = make([]OpenSpanView, len(rows))
+	for i := range rows {
+		v.OpenSpans[i] = rows[i].view()
+	}
+	v.Truncated = v.TotalOpen > len(rows)
 	return v
 }
 
@@ -158,73 +135,4 @@ func (r *viewRow) view() OpenSpanView {
 		Service: s.Service(), SessionID: s.SessionID(), OpenSince: s.Start().UTC(),
 		LastSeen: s.LastSeen().UTC(), Source: s.Source(), Snapshots: r.seq,
 	}
-}
-
-// older orders rows by start, then trace id, then span id (the view's order).
-func (r *viewRow) older(o *viewRow) bool {
-	if r.start != o.start {
-		return r.start < o.start
-	}
-	if c := bytes.Compare(r.trace[:], o.trace[:]); c != 0 {
-		return c < 0
-	}
-	return bytes.Compare(r.span[:], o.span[:]) < 0
-}
-
-// viewHeap keeps the limit oldest rows offered: a max-heap by age, whose top (the
-// youngest kept) is replaced when an older row comes.
-type viewHeap struct {
-	limit int
-	rows  []viewRow
-}
-
-func (h *viewHeap) offer(s *Span) {
-	if len(h.rows) == h.limit && s.start > h.rows[0].start {
-		return // younger than every row kept: the common case costs one comparison
-	}
-	r := viewRow{start: s.start, lastSeen: s.lastSeen, trace: s.TraceID, span: s.SpanID, name: s.Name, origin: s.origin, seq: s.SnapshotSeq}
-	if len(h.rows) < h.limit {
-		h.rows = append(h.rows, r)
-		h.up(len(h.rows) - 1)
-		return
-	}
-	if !r.older(&h.rows[0]) {
-		return
-	}
-	h.rows[0] = r
-	h.down(0)
-}
-
-func (h *viewHeap) up(i int) {
-	for i > 0 {
-		p := (i - 1) / 2
-		if !h.rows[p].older(&h.rows[i]) {
-			return
-		}
-		h.rows[p], h.rows[i] = h.rows[i], h.rows[p]
-		i = p
-	}
-}
-
-func (h *viewHeap) down(i int) {
-	for {
-		c := 2*i + 1
-		if c >= len(h.rows) {
-			return
-		}
-		if c+1 < len(h.rows) && h.rows[c].older(&h.rows[c+1]) {
-			c++
-		}
-		if !h.rows[i].older(&h.rows[c]) {
-			return
-		}
-		h.rows[i], h.rows[c] = h.rows[c], h.rows[i]
-		i = c
-	}
-}
-
-// sorted returns the rows kept, oldest first.
-func (h *viewHeap) sorted() []viewRow {
-	sort.Slice(h.rows, func(a, b int) bool { return h.rows[a].older(&h.rows[b]) })
-	return h.rows
 }

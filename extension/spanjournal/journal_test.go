@@ -25,7 +25,7 @@ import (
 
 var t0 = time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 
-func startExtension(t *testing.T, dir string, mutate func(*Config)) *journalExtension {
+func startExtension(t testing.TB, dir string, mutate func(*Config)) *journalExtension {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Directory = dir

@@ -258,7 +258,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.SpanjournalViewLockDuration, err = builder.meter.Float64Histogram(
 		"otelcol_spanjournal_view_lock_duration",
-		metric.WithDescription("The longest time one GET /v1/open-spans held the journal lock at once (it takes the lock once per shard of the open-span index); ingestion waits at most this long for the view. [Development]"),
+		metric.WithDescription("How long one GET /v1/open-spans held the journal lock (it visits only about the limit oldest open spans); ingestion waits at most this long for the view. [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{5e-05, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}...),
 	)

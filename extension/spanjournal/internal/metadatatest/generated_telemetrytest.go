@@ -202,7 +202,7 @@ func AssertEqualSpanjournalTracesHeld(t *testing.T, tt *componenttest.Telemetry,
 func AssertEqualSpanjournalViewLockDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_spanjournal_view_lock_duration",
-		Description: "The longest time one GET /v1/open-spans held the journal lock at once (it takes the lock once per shard of the open-span index); ingestion waits at most this long for the view. [Development]",
+		Description: "How long one GET /v1/open-spans held the journal lock (it visits only about the limit oldest open spans); ingestion waits at most this long for the view. [Development]",
 		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
