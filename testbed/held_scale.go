@@ -116,6 +116,7 @@ type HeldScaleResult struct {
 	// caused (the upper bound of otelcol_spanjournal_view_lock_duration's bucket).
 	OpenSpansViews         int      `json:"open_spans_views"`
 	OpenSpansViewRows      int      `json:"open_spans_view_rows"`
+	OpenSpansViewMsP50     *float64 `json:"open_spans_view_ms_p50"`
 	OpenSpansViewMsP99     *float64 `json:"open_spans_view_ms_p99"`
 	OpenSpansViewLockMsMax *float64 `json:"open_spans_view_lock_ms_max"`
 	AckIdle                HSAck    `json:"ack_holding_nothing"`

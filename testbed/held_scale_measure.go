@@ -172,8 +172,11 @@ func (h *hsRun) viewProbe(n int) {
 	res.OpenSpansViews = len(lats)
 	if len(lats) > 0 {
 		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-		p := round3(float64(lats[int(0.99*float64(len(lats)-1))].Microseconds()) / 1000)
-		res.OpenSpansViewMsP99 = &p
+		q := func(x float64) *float64 {
+			v := round3(float64(lats[int(x*float64(len(lats)-1))].Microseconds()) / 1000)
+			return &v
+		}
+		res.OpenSpansViewMsP50, res.OpenSpansViewMsP99 = q(0.5), q(0.99)
 	}
 	if _, after, err := harness.HistogramAt(port, hsViewLockMetric); err == nil {
 		if m := after.MaxSince(before); m != nil {
