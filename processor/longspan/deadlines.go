@@ -16,10 +16,9 @@ import (
 // A trace's deadlines are measured on three clocks, one min-heap each:
 //
 //   - the silence clock (silenceClock: the wall clock, or the watermark): the idle
-//     deadline of each open span, max(LastSeen, startedAt) + its idle timeout;
-//   - the wall clock: max_duration of each open span (Start + max_duration), and
-//     max_trace_hold of a trace holding ended spans next to open ones (HeldSince, or
-//     startedAt after a restart, + max_trace_hold);
+//     deadline of each open span (idleDeadline);
+//   - the wall clock: max_duration of each open span (maxDurationDeadline), and
+//     max_trace_hold of a trace holding ended spans next to open ones (holdDeadline);
 //   - the grace clock (graceClock): a trace with nothing open is released once the
 //     clock passes its release gate (releaseGate: parent_grace, or with the watermark
 //     on, the arrival of what completed it; none: at once).
@@ -221,25 +220,17 @@ func (p *longspanProcessor) traceDeadlines(tx *spanjournal.Tx, t *spanjournal.Tr
 	if open == 0 {
 		// releaseDue: complete once the grace clock reaches the release gate.
 		next[clockGrace] = math.MinInt64
-		if g := p.releaseGate(t); !g.IsZero() {
+		if g := p.rules.releaseGate(t); !g.IsZero() {
 			next[clockGrace] = deadlineNanos(g)
 		}
 		return next
 	}
 	tx.OpenSpansOf(t, func(s *spanjournal.Span) {
-		idleSince := s.LastSeen()
-		if p.startedAt.After(idleSince) {
-			idleSince = p.startedAt
-		}
-		next[clockSilence] = min(next[clockSilence], deadlineNanos(idleSince.Add(p.idleTimeout(s))))
-		next[clockWall] = min(next[clockWall], deadlineNanos(s.Start().Add(p.cfg.MaxDuration)))
+		next[clockSilence] = min(next[clockSilence], deadlineNanos(p.rules.idleDeadline(s)))
+		next[clockWall] = min(next[clockWall], deadlineNanos(p.rules.maxDurationDeadline(s)))
 	})
 	if len(t.Spans) > open {
-		heldSince := t.HeldSince()
-		if heldSince.IsZero() {
-			heldSince = p.startedAt
-		}
-		next[clockWall] = min(next[clockWall], deadlineNanos(heldSince.Add(p.cfg.MaxTraceHold)))
+		next[clockWall] = min(next[clockWall], deadlineNanos(p.rules.holdDeadline(t)))
 	}
 	return next
 }

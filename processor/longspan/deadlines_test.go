@@ -48,14 +48,10 @@ func fullWalkReconcileExpired(p *longspanProcessor, tx *spanjournal.Tx, t *spanj
 		if s.State != spanjournal.SpanOpen {
 			continue
 		}
-		idleSince := s.LastSeen()
-		if p.startedAt.After(idleSince) {
-			idleSince = p.startedAt
-		}
 		switch {
-		case silence.Sub(idleSince) >= p.idleTimeout(s):
+		case !silence.Before(p.rules.idleDeadline(s)):
 			p.reconcile(tx, t, s, reasonIdleTimeout, now, res)
-		case now.Sub(s.Start()) >= p.cfg.MaxDuration:
+		case !now.Before(p.rules.maxDurationDeadline(s)):
 			p.reconcile(tx, t, s, reasonMaxDuration, now, res)
 		}
 	}

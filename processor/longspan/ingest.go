@@ -237,7 +237,7 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 		return
 	}
 	if old == nil {
-		if _, ok := p.closedRecently(tx, it, now); ok || p.wasReleased(tx, it) {
+		if _, ok := p.closedRecently(tx, it, now); ok || wasReleased(tx, it) {
 			// Closed or released already: reopening it would reconcile it again.
 			p.dropStale(it, res)
 			return
@@ -283,7 +283,8 @@ func (p *longspanProcessor) dropRepeat(it *item, res *ruleResult) {
 		zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 }
 
-func (p *longspanProcessor) wasReleased(tx *spanjournal.Tx, it *item) bool {
+// wasReleased says whether the span of it was released and is still journaled.
+func wasReleased(tx *spanjournal.Tx, it *item) bool {
 	for _, r := range tx.Released(it.traceID) {
 		for _, s := range r.Spans {
 			if s.SpanID == it.spanID {

@@ -29,12 +29,8 @@ type longspanProcessor struct {
 
 	journal *spanjournal.Journal
 	emitter bool
-	// startedAt is when this processor started, by its own clock: after a restart, the
-	// instant the recovered state comes back to life. The idle clocks and holds of
-	// recovered spans run from it (the journal does not keep their memory-only hold
-	// start, and the downtime is not client silence). It is the one restart instant
-	// the rules use: the extension's Recovery.At only reports the replay.
-	startedAt time.Time
+	// rules are the timed rules' deadlines, and the processor's start (deadlinerules.go).
+	rules deadlineRules
 
 	// watermark is how far the input has arrived through a front tier
 	// (Config.Watermark).
@@ -64,7 +60,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		return nil, err
 	}
 	return &longspanProcessor{cfg: cfg, set: set, logger: set.Logger, telemetry: tb, clock: clk, next: next,
-		refusals: newRefusalLog(cfg.Quotas.LogInterval, cfg.Quotas.MaxLoggedClients)}, nil
+		refusals: newRefusalLog(cfg.Quotas.LogInterval, cfg.Quotas.MaxLoggedClients), rules: deadlineRules{cfg: cfg}}, nil
 }
 
 func (p *longspanProcessor) Capabilities() consumer.Capabilities {
@@ -92,8 +88,8 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 		}
 		p.watermark.source, fronts = src, src.Fronts()
 	}
-	p.startedAt = p.clock.Now()
-	p.watermark.start(p.startedAt, fronts)
+	p.rules.startedAt = p.clock.Now()
+	p.watermark.start(p.rules.startedAt, fronts)
 	p.emitter = p.next != nil && p.journal.Claim(p)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")

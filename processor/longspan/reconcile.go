@@ -15,7 +15,7 @@ import (
 func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) string {
 	switch reason {
 	case reasonIdleTimeout:
-		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", p.idleTimeout(s))
+		return fmt.Sprintf("longspan: the client stopped reporting this span; closed after %s of silence at the time it was last seen", p.rules.idleTimeout(s))
 	case reasonSessionEnded:
 		return fmt.Sprintf("longspan: session %q started again or ended while this span was open; closed at the time it was last seen", s.SessionID())
 	case reasonMaxDuration:
@@ -26,15 +26,6 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 		return "longspan: the client went away before the span ended (page unloaded); closed at that moment"
 	}
 	return "longspan: closed by the collector: " + reason
-}
-
-// idleTimeout is how long the client of s may stay silent: its heartbeat deadline,
-// or idle_timeout.
-func (p *longspanProcessor) idleTimeout(s *spanjournal.Span) time.Duration {
-	if s.IdleTimeout != 0 {
-		return s.IdleTimeout
-	}
-	return p.cfg.IdleTimeout
 }
 
 // reconcileExpired reconciles the open spans of t whose client went quiet or that ran
@@ -48,16 +39,10 @@ func (p *longspanProcessor) reconcileExpired(tx *spanjournal.Tx, t *spanjournal.
 		if t.Spans[s.SpanID] != s || s.State != spanjournal.SpanOpen {
 			continue // closed meanwhile as a descendant of an earlier one
 		}
-		// The idle clock runs from the last report, or from this processor's start
-		// when that is later: the collector's own downtime is not client silence.
-		idleSince := s.LastSeen()
-		if p.startedAt.After(idleSince) {
-			idleSince = p.startedAt
-		}
 		switch {
-		case silence.Sub(idleSince) >= p.idleTimeout(s):
+		case !silence.Before(p.rules.idleDeadline(s)):
 			p.reconcile(tx, t, s, reasonIdleTimeout, now, res)
-		case now.Sub(s.Start()) >= p.cfg.MaxDuration:
+		case !now.Before(p.rules.maxDurationDeadline(s)):
 			p.reconcile(tx, t, s, reasonMaxDuration, now, res)
 		}
 	}

@@ -18,7 +18,7 @@ import (
 
 // releaseTrace moves a trace's spans into a released batch: all of them when the trace
 // is complete, or only its ended and reconciled spans for an early release.
-func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, early bool) *spanjournal.Released {
+func releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, early bool) *spanjournal.Released {
 	spans := make([]*spanjournal.Span, 0, len(t.Spans))
 	for _, s := range t.Spans {
 		if !early || s.State != spanjournal.SpanOpen {
@@ -26,22 +26,6 @@ func (p *longspanProcessor) releaseTrace(tx *spanjournal.Tx, t *spanjournal.Trac
 		}
 	}
 	return tx.Release(t, spans, now, early)
-}
-
-// releaseGate is the instant the grace clock (graceClock) must reach before a trace
-// with nothing open leaves. It is the trace's GraceUntil: the end of its parent_grace,
-// or with the watermark on, the arrival of the newest request that changed it
-// (gateArrivals), so that every span the front tier accepted before that request
-// (a child re-queued behind its root's end by a restarted front tier, or sent through
-// another front-tier instance) has arrived first. With the watermark on, a trace
-// recovered from the journal (GraceUntil not journaled) waits for the processor's
-// start: what the front tier queued for this shard meanwhile comes first.
-func (p *longspanProcessor) releaseGate(t *spanjournal.Trace) time.Time {
-	g := t.GraceUntil()
-	if p.cfg.Watermark.Enabled && g.Before(p.startedAt) {
-		return p.startedAt
-	}
-	return g
 }
 
 // gateArrivals, with the watermark on, moves the release gate of every trace a
@@ -61,8 +45,8 @@ func (p *longspanProcessor) gateArrivals(tx *spanjournal.Tx, res *ruleResult, no
 // whose release gate the grace clock has passed.
 func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult, now time.Time) {
 	for id := range res.touched {
-		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !p.graceClock(now).Before(p.releaseGate(t)) {
-			res.released = append(res.released, p.releaseTrace(tx, t, now, false))
+		if t := tx.Trace(id); t != nil && t.OpenSpans() == 0 && len(t.Spans) > 0 && !p.graceClock(now).Before(p.rules.releaseGate(t)) {
+			res.released = append(res.released, releaseTrace(tx, t, now, false))
 		}
 	}
 	clear(res.touched)
@@ -74,7 +58,7 @@ func (p *longspanProcessor) releaseComplete(tx *spanjournal.Tx, res *ruleResult,
 // releases early the ended spans it has held longer than max_trace_hold.
 func (p *longspanProcessor) releaseDue(tx *spanjournal.Tx, t *spanjournal.Trace, now time.Time, res *ruleResult) {
 	if t.OpenSpans() == 0 {
-		if !p.graceClock(now).Before(p.releaseGate(t)) {
+		if !p.graceClock(now).Before(p.rules.releaseGate(t)) {
 			res.touch(t.ID)
 		}
 		return
@@ -82,12 +66,8 @@ func (p *longspanProcessor) releaseDue(tx *spanjournal.Tx, t *spanjournal.Trace,
 	if len(t.Spans) == t.OpenSpans() {
 		return // nothing held
 	}
-	heldSince := t.HeldSince()
-	if heldSince.IsZero() { // recovered from the journal: the hold restarts with us
-		heldSince = p.startedAt
-	}
-	if now.Sub(heldSince) >= p.cfg.MaxTraceHold {
-		res.released = append(res.released, p.releaseTrace(tx, t, now, true))
+	if !now.Before(p.rules.holdDeadline(t)) {
+		res.released = append(res.released, releaseTrace(tx, t, now, true))
 	}
 }
 
