@@ -142,42 +142,103 @@ func (p *longspanProcessor) ingest(tx *spanjournal.Tx, items []item, now time.Ti
 	return res
 }
 
-func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
-	t := tx.Trace(it.traceID)
-	var old *spanjournal.Span
+// verdict is what the rules do with one incoming span, decided before anything
+// changes (decide): ingest acts on it, and checkLimits measures the request by it
+// (wouldAdd), so the limits and quotas count what the rules will store.
+type verdict uint8
+
+const (
+	// keepOpen stores an open span: a new one, or an update of one held.
+	keepOpen verdict = iota
+	// keepEnded stores an ended span in its held trace: a new one, or the end of one
+	// held.
+	keepEnded
+	// holdForParent stores an ended span of a trace with nothing held, for
+	// parent_grace (waitsForParent).
+	holdForParent
+	// passEnded passes an ended span of a trace with nothing held on.
+	passEnded
+	// passInterrupted passes on an ended span of a trace with nothing held that its
+	// client closed as interrupted, marked.
+	passInterrupted
+	// supersedeEnd passes on the real end of a span reconciled here, marked.
+	supersedeEnd
+	// staleSnapshot drops a snapshot of a span that ended, was reconciled or released.
+	staleSnapshot
+	// repeatEnd drops a repeat of an end taken in and released already.
+	repeatEnd
+)
+
+// decide is the ingest decision for one incoming span: the verdict, the span's trace
+// and earlier copy (nil when not held) and, for supersedeEnd, when the span was closed.
+// assumeHeld makes an ended span of a trace with nothing held decide as if its trace
+// were held: checkLimits passes it for traces an earlier span of the same request
+// opens.
+func (p *longspanProcessor) decide(tx *spanjournal.Tx, it *item, now time.Time, assumeHeld bool) (v verdict, t *spanjournal.Trace, old *spanjournal.Span, closed spanjournal.Closed) {
+	t = tx.Trace(it.traceID)
 	if t != nil {
 		old = t.Spans[it.spanID]
+	}
+	if it.open {
+		switch {
+		case old != nil && old.State != spanjournal.SpanOpen:
+			// The span already ended (or was reconciled): this snapshot is older news.
+			return staleSnapshot, t, old, closed
+		case old == nil:
+			if _, ok := p.closedRecently(tx, it, now); ok || wasReleased(tx, it) {
+				// Closed or released already: reopening it would reconcile it again.
+				return staleSnapshot, t, old, closed
+			}
+		}
+		return keepOpen, t, old, closed
 	}
 	if old == nil {
 		if c, ok := p.closedRecently(tx, it, now); ok {
 			if c.Ended {
-				// The client's end of this span was taken in and released already:
-				// a repeat delivery (the front tier re-sends what it was sending
-				// when it restarted).
-				p.dropRepeat(it, res)
-				return
+				// The client's end of this span was taken in and released already: a
+				// repeat delivery (the front tier re-sends what it was sending when it
+				// restarted).
+				return repeatEnd, t, old, c
 			}
-			// The real end of a span already reconciled and released: it goes on as the
-			// authoritative version, after the trace's earlier release.
-			p.passOn(tx, it, markSuperseding(c.At), now, res)
-			res.receive(outcomeSuperseding)
-			return
+			// The real end of a span already reconciled and released: it goes on as
+			// the authoritative version, after the trace's earlier release.
+			return supersedeEnd, t, old, c
 		}
 	}
 	switch {
-	case t == nil && it.interrupted:
+	case t != nil || assumeHeld:
+		return keepEnded, t, old, closed
+	case it.interrupted:
+		return passInterrupted, t, old, closed
+	case p.waitsForParent(it):
+		return holdForParent, t, old, closed
+	}
+	return passEnded, t, old, closed
+}
+
+func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
+	v, t, old, c := p.decide(tx, it, now, false)
+	switch v {
+	case repeatEnd:
+		p.dropRepeat(it, res)
+		return
+	case supersedeEnd:
+		p.passOn(tx, it, markSuperseding(c.At), now, res)
+		res.receive(outcomeSuperseding)
+		return
+	case passInterrupted:
 		p.passOn(tx, it, markInterrupted, now, res)
 		res.receive(outcomePassed)
 		p.endSession(tx, it, now, res)
 		return
-	case t == nil && p.waitsForParent(it):
+	case holdForParent:
 		if s, ok := p.newSpan(it, now, spanjournal.SpanEnded, nil, res); ok {
 			tx.Put(s, now)
 			tx.SetGrace(tx.Trace(it.traceID), now.Add(p.cfg.ParentGrace))
 			res.receive(outcomeGraceHeld)
 		}
 		return
-	case t == nil:
+	case passEnded:
 		p.passOn(tx, it, nil, now, res)
 		res.receive(outcomePassed)
 		p.endSession(tx, it, now, res)
@@ -226,22 +287,10 @@ func (p *longspanProcessor) closedRecently(tx *spanjournal.Tx, it *item, now tim
 }
 
 func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
-	t := tx.Trace(it.traceID)
-	var old *spanjournal.Span
-	if t != nil {
-		old = t.Spans[it.spanID]
-	}
-	if old != nil && old.State != spanjournal.SpanOpen {
-		// The span already ended (or was reconciled): this snapshot is older news.
+	v, _, old, _ := p.decide(tx, it, now, false)
+	if v == staleSnapshot {
 		p.dropStale(it, res)
 		return
-	}
-	if old == nil {
-		if _, ok := p.closedRecently(tx, it, now); ok || wasReleased(tx, it) {
-			// Closed or released already: reopening it would reconcile it again.
-			p.dropStale(it, res)
-			return
-		}
 	}
 	s, ok := p.newSpan(it, now, spanjournal.SpanOpen, nil, res)
 	if !ok {

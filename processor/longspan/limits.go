@@ -33,14 +33,14 @@ func (e *errLimit) Error() string {
 // a refused request was acknowledged, and the client's retry brings all of it again.
 // Both measure the request the same way, with wouldAdd; payload bytes are measured
 // only when quotas are on (the limits count spans).
-func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error {
+func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item, now time.Time) error {
 	quotasOn := !p.cfg.Quotas.off()
 	var total spanjournal.Usage
 	adds := quotaAdds{}
 	opening := map[pcommon.TraceID]bool{}
 	for i := range items {
 		it := &items[i]
-		add, ok := p.wouldAdd(tx, it, opening, quotasOn)
+		add, ok := p.wouldAdd(tx, it, now, opening, quotasOn)
 		if !ok {
 			continue
 		}
@@ -67,32 +67,31 @@ func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item) error 
 
 // wouldAdd says what storing an incoming span would add to the usage of its trace,
 // session and client, and whether it would be stored at all; withBytes measures the
-// payload bytes too. It mirrors the rules' decisions closely enough to bound what a
-// client can pin: a span the rules then drop (a stale snapshot) may count against this
-// request, never the other way round.
-func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, opening map[pcommon.TraceID]bool, withBytes bool) (spanjournal.Usage, bool) {
+// payload bytes too. It measures the rules' own decision (decide), with the traces
+// earlier spans of the request open (opening) taken as held; a span the rules then
+// drop as too large or unencodable may count against this request.
+func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, now time.Time, opening map[pcommon.TraceID]bool, withBytes bool) (spanjournal.Usage, bool) {
 	var add spanjournal.Usage
-	t := tx.Trace(it.traceID)
-	var old *spanjournal.Span
-	if t != nil {
-		old = t.Spans[it.spanID]
-	}
-	switch {
-	case it.open && old != nil && old.State != spanjournal.SpanOpen:
-		return add, false // a stale snapshot: dropped
-	case it.open:
+	v, _, old, _ := p.decide(tx, it, now, opening[it.traceID])
+	switch v {
+	case keepOpen:
 		opening[it.traceID] = true
 		if old == nil {
 			add.Open = 1
 		}
-	case old != nil:
+	case keepEnded:
 		// Ending a span it holds adds no span: had this counted as a new held span, a
 		// trace at its held quota could never end. Held spans may pass their quota by
 		// at most the open spans, which have theirs.
-	case t != nil || opening[it.traceID] || (p.waitsForParent(it) && !it.interrupted):
+		if old == nil {
+			add.Held = 1
+		}
+	case holdForParent:
 		add.Held = 1
 	default:
-		return add, false // passed on (or released within this request)
+		// Dropped, or passed on (a logs-pipeline instance or journal_pass_through
+		// stores it as a trace of its own, released within this request).
+		return add, false
 	}
 	if !withBytes {
 		return add, true

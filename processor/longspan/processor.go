@@ -153,7 +153,7 @@ func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Ti
 		items[i].client = client
 	}
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
-		if err := p.checkLimits(tx, items); err != nil {
+		if err := p.checkLimits(tx, items, now); err != nil {
 			return err
 		}
 		res = p.ingest(tx, items, now)
