@@ -129,3 +129,21 @@ func TestEndedSpanIsRememberedPastItsRelease(t *testing.T) {
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// A copy of a released span that arrives while its batch is still journaled (it may be
+// in tail_sampling, waiting for the decision) is not released again: tail_sampling
+// would put both copies in one export.
+func TestRepeatWhileTheReleasedBatchIsJournaledIsNotReleasedAgain(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.JournalPassThrough = true; c.ReleaseRetention = time.Minute })
+	kid := endedKid(t0)
+	h.mustConsume(traces(kid))
+	require.Len(t, h.sink.AllTraces(), 1)
+	h.mustConsume(traces(kid)) // the front tier re-sends it
+	h.advance(time.Second)
+	assert.Len(t, h.sink.AllTraces(), 1, "the copy is a repeat")
+	metadatatest.AssertEqualLongspanSpansReceived(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomePassed))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
+	}, metricdatatest.IgnoreTimestamp())
+}

@@ -208,6 +208,11 @@ func (p *longspanProcessor) decide(tx *spanjournal.Tx, it *item, now time.Time, 
 	switch {
 	case t != nil || assumeHeld:
 		return keepEnded, t, old, closed
+	case wasReleased(tx, it):
+		// A repeat of a span whose released batch is still journaled (until
+		// longspan_ack or release_retention forgets it): the batch may still sit in
+		// tail_sampling, where a second copy would join it in one export.
+		return repeatEnd, t, old, closed
 	case it.interrupted:
 		return passInterrupted, t, old, closed
 	case p.waitsForParent(it):
