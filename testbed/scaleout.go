@@ -47,6 +47,7 @@ type ScaleOutResult struct {
 	SplitTraces int `json:"split_traces"`
 	// TwiceInOneBatch counts spans that came out more than once in one export batch.
 	TwiceInOneBatch int            `json:"spans_twice_in_one_batch"`
+	TwiceExamples   []string       `json:"twice_in_one_batch_examples,omitempty"`
 	SplitExamples   []string       `json:"split_examples,omitempty"`
 	ReleasedAgain   int            `json:"traces_released_again_whole"`
 	SeveralGateways int            `json:"traces_from_several_gateways"`
@@ -585,6 +586,10 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		}
 		if gs[g][rec.Key] {
 			res.TwiceInOneBatch++
+			if len(res.TwiceExamples) < 5 {
+				res.TwiceExamples = append(res.TwiceExamples, fmt.Sprintf("span %x of trace %x: gateway %d batch %d, at the backend %s",
+					rec.Key[16:], rec.Key[:16], rec.Gateway, rec.Batch, time.Unix(0, rec.Recv).Format("15:04:05.000")))
+			}
 		}
 		gs[g][rec.Key] = true
 	}
