@@ -103,16 +103,23 @@ func PrintTable(w io.Writer, res *Results) {
 	}
 	if so := res.ScaleOut; so != nil {
 		_ = tw.Flush()
-		fmt.Fprintf(w, "\n## 6. scale_out (front tier + %d gateways at most, %d shards, %d sessions + ended bulk)\n", so.GatewaysMax, so.Shards, so.Sessions)
+		fmt.Fprintf(w, "\n## 6. scale_out (%d front-tier instances + %d gateways at most, %d shards, %d sessions + ended bulk)\n", so.Fronts, so.GatewaysMax, so.Shards, so.Sessions)
 		row("figure", "longspan")
+		if so.Runs > 1 {
+			row("runs passed (the figures below are the last run's)", fmt.Sprintf("%d of %d", so.RunsPassed, so.Runs))
+		}
 		row("gateway kill -9 (outage s) / front kill -9 / shard moves (slowest s)", fmt.Sprintf("%d (%.1f) / %d / %d (%.2f)", so.GatewayKills, so.GatewayOutageSec, so.FrontKills, so.Moves, so.MoveSecMax))
+		row("front-tier instance stalled (SIGSTOP, s)", fmt.Sprintf("%d (%.1f)", so.FrontStalls, so.FrontStallSec))
 		row("acknowledged spans, missing at backend", fmt.Sprintf("%d, %d", so.AckedSpans, so.MissingAcked))
 		row("false reconciliations", so.FalseReconciled)
 		row("split traces; released again whole; from several gateways", fmt.Sprintf("%d; %d; %d", so.SplitTraces, so.ReleasedAgain, so.SeveralGateways))
 		row("kept traces complete", fmt.Sprintf("%.1f%% of %d", so.KeptCompletePct, so.KeptTraces))
 		row("silent clients: checked, late, p99 / max delay s (allowance)", fmt.Sprintf("%d, %d, %.2f / %.2f (%.2f)", so.SilentChecked, so.SilentLate, so.SilentDelayP99, so.SilentDelayMax, so.SilentAllowance))
 		row("front queue peak (requests)", so.FrontQueuePeak)
-		row("spans delivered more than once", so.DuplicateSpans)
+		row("spans delivered more than once; twice in one batch", fmt.Sprintf("%d; %d", so.DuplicateSpans, so.TwiceInOneBatch))
+		for _, line := range so.RunSummaries {
+			fmt.Fprintf(tw, "  %s\n", line)
+		}
 	}
 	if a := res.Abuse; a != nil {
 		_ = tw.Flush()
