@@ -92,6 +92,10 @@ type View struct {
 // view costs O(limit log limit) whatever is held. Each row is copied under the lock and
 // formatted outside it. observe, if not nil, gets how long the lock was held.
 func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.Duration)) View {
+	// Allocated before the lock: under a large heap an allocation can be made to help
+	// the garbage collector, which would stretch the hold.
+	rows := make([]viewRow, 0, min(limit, viewPrealloc))
+	frontier := make([]int, 0, min(2*limit+1, 2*viewPrealloc+1))
 	start := time.Now()
 	j.mu.Lock()
 	v := View{
@@ -101,8 +105,7 @@ func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.
 		Released:    j.st.releasedSpans,
 		RecoveredAt: recoveredAt.UTC(),
 	}
-	rows := make([]viewRow, 0, min(limit, v.TotalOpen))
-	j.st.idx.oldest.oldestK(limit, func(s *Span) {
+	j.st.idx.oldest.oldestK(limit, frontier, func(s *Span) {
 		rows = append(rows, viewRow{start: s.start, lastSeen: s.lastSeen, trace: s.TraceID, span: s.SpanID, name: s.Name, origin: s.origin, seq: s.SnapshotSeq})
 	})
 	j.mu.Unlock()
@@ -116,6 +119,10 @@ func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.
 	v.Truncated = v.TotalOpen > len(rows)
 	return v
 }
+
+// viewPrealloc is how many rows the view allocates room for before taking the lock
+// (the default limit; a larger limit grows them under it).
+const viewPrealloc = defaultViewLimit
 
 // viewRow is what the view copies of an open span under the lock: a Span may change
 // (SnapshotSeq) once the lock is let go. origin is never changed, only replaced.

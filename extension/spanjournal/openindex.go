@@ -188,14 +188,15 @@ func (h *openHeap) down(i int) {
 }
 
 // oldestK calls fn for the k oldest open spans, oldest first, without changing the
-// heap: a frontier of heap positions (a heap of its own) starts at the root, and each
-// position taken adds its two children, so only O(k) positions are visited.
-func (h *openHeap) oldestK(k int, fn func(s *Span)) {
+// heap: a frontier of heap positions (a heap of its own, in the room of frontier)
+// starts at the root, and each position taken adds its two children, so only O(k)
+// positions are visited.
+func (h *openHeap) oldestK(k int, frontier []int, fn func(s *Span)) {
 	if k <= 0 || len(h.spans) == 0 {
 		return
 	}
 	less := func(a, b int) bool { return openOlder(h.spans[a], h.spans[b]) }
-	frontier := make([]int, 1, min(2*k+1, len(h.spans)))
+	frontier = append(frontier[:0], 0)
 	for ; k > 0 && len(frontier) > 0; k-- {
 		i := frontier[0]
 		fn(h.spans[i])
