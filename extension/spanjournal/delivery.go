@@ -170,18 +170,19 @@ func (tx *Tx) ForgetExpired(now time.Time) int {
 
 // ForgetPassed forgets, and journals the drop of, every delivered batch all of whose
 // spans are in passed (span ids by trace): the exporters after tail_sampling accepted
-// them, so a restart must not send them again. The drop is not written by this Update: its
-// records ride with the next Update's write that has records of its own or is not
-// only riding (a tick's at the latest; a shutdown writes
-// what is left), so acknowledging costs no fsync of its own. A crash before then only
-// sends the batches again, as release_retention would. It returns the batches and spans
-// it forgot.
+// them, so a restart must not send them again. The drop is not written by this
+// Update: its records ride with the next write of an Update that is not only riding
+// (a tick's at the latest; a shutdown writes what is left), so acknowledging costs no
+// fsync of its own, even when other drops are waiting for a ride. A crash before then
+// only sends the batches again, as release_retention would. It returns the batches and
+// spans it forgot.
 //
 // Only batches already reported Delivered count: one still in flight may have reached
 // tail_sampling after the decision that let these spans through, and wait in it for
 // another.
 func (tx *Tx) ForgetPassed(passed map[pcommon.TraceID][]pcommon.SpanID) (batches, spans int) {
 	j, st := tx.j, tx.j.st
+	tx.rides = true
 	var ids map[pcommon.SpanID]struct{}
 	for id, spanIDs := range passed {
 		rs := st.released[id]
@@ -202,7 +203,6 @@ func (tx *Tx) ForgetPassed(passed map[pcommon.TraceID][]pcommon.SpanID) (batches
 			r.delivery.passed = true
 			st.forget(r.TraceID, r.Batch)
 			j.riders = append(j.riders, forgetRecord(r.TraceID, r.Batch))
-			tx.rides = true
 			batches++
 			spans += len(r.Spans)
 		}

@@ -64,10 +64,12 @@ func TestForgottenBatchesRideWithTheNextWrite(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		nextWrite bool
+		ackAgain  bool // another acknowledgement, forgetting nothing, before the crash
 		want      int
 	}{
 		{name: "written with the next update", nextWrite: true, want: 0},
 		{name: "crash before any write", nextWrite: false, want: 1},
+		{name: "an acknowledgement writes no riders", ackAgain: true, want: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -82,6 +84,10 @@ func TestForgottenBatchesRideWithTheNextWrite(t *testing.T) {
 			})
 			batches, _ := forgetPassed(t, e, map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}})
 			require.Equal(t, 1, batches)
+			if tc.ackAgain {
+				batches, _ := forgetPassed(t, e, map[pcommon.TraceID][]pcommon.SpanID{{9}: {{9}}})
+				require.Zero(t, batches)
+			}
 			if tc.nextWrite {
 				update(t, e, func(tx *Tx) { tx.Put(testSpan(8, 1, SpanOpen), t0) })
 			}

@@ -19,9 +19,9 @@ type Tx struct {
 	placed []placement
 	// seqs are the snapshot numbers taken in this Update, journaled in one record.
 	seqs []snapshotSeq
-	// rides is set when the Update queued riders (ForgetPassed): records nobody
-	// waits for. Such an Update writes nothing unless it also queued records of its
-	// own; any other Update takes the riders along.
+	// rides is set when the Update acknowledges (ForgetPassed), whose records ride:
+	// nobody waits for them. Such an Update writes nothing unless it also queued
+	// records of its own; any other Update takes the riders along.
 	rides bool
 }
 
