@@ -26,6 +26,11 @@ export interface LongSpanProcessorOptions {
   sessionId?: boolean | string;
   /** Attribute the session id is stamped as. Default `session.id` (the collector's `session_attribute`). */
   sessionAttribute?: string;
+  /**
+   * Makes a new session id (32 hex digits by default). Default: crypto.getRandomValues where the
+   * platform has it, else Math.random.
+   */
+  idGenerator?: () => string;
 }
 
 export declare class LongSpanProcessor implements SpanProcessor {

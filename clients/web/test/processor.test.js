@@ -307,3 +307,48 @@ test('sessionId without sessionStorage (e.g. blocked storage) still yields an id
   assert.match(p.sessionId, /^[0-9a-f]{32}$/);
   await p.shutdown();
 });
+
+test('every snapshot carries longspan.client.now_unix_nano, the client clock when it was sent', async (t) => {
+  const page = fakePage();
+  const { p, x, tracer } = setup({ minAge: 0 });
+  const root = tracer.startSpan('page.session');
+  t.after(() => (root.end(), p.shutdown())); // no timer left behind if an assertion fails
+  const before = Date.now();
+  p._tick();
+  page.pagehide(false);
+  const after = Date.now();
+  assert.equal(x.calls.length, 2);
+  for (const call of x.calls) {
+    const now = Math.round(call[0].attributes['longspan.client.now_unix_nano'] / 1e6); // ms
+    assert.ok(now >= before && now <= after, `now_unix_nano ${now} ms not in [${before}, ${after}]`);
+    const wire = x.json(x.calls.indexOf(call)).resourceSpans[0].scopeSpans[0].spans[0];
+    const a = wire.attributes.find((kv) => kv.key === 'longspan.client.now_unix_nano');
+    assert.ok(a.value.intValue !== undefined, 'sent as an OTLP int');
+    assert.equal(Math.round(Number(a.value.intValue) / 1e6), now);
+  }
+  assert.equal(root.attributes['longspan.client.now_unix_nano'], undefined, 'the live span is not modified');
+});
+
+test('no crypto, no TextEncoder: ids from idGenerator or Math.random, sizes without TextEncoder', async () => {
+  const saved = ['crypto', 'TextEncoder'].map((k) => [k, Object.getOwnPropertyDescriptor(globalThis, k)]);
+  for (const [k] of saved) Object.defineProperty(globalThis, k, { value: undefined, configurable: true, writable: true });
+  try {
+    assert.equal(typeof crypto, 'undefined');
+    assert.equal(typeof TextEncoder, 'undefined');
+    fakePage();
+    const a = setup({ sessionId: true, minAge: 0, maxExportBytes: 8192 });
+    assert.match(a.p.sessionId, /^[0-9a-f]{32}$/);
+    const b = setup({ sessionId: 'other.key', idGenerator: () => 'given-id' });
+    assert.equal(b.p.sessionId, 'given-id');
+    const spans = busySpans(a.tracer, 60);
+    a.p._tick();
+    assert.ok(a.x.calls.length >= 1);
+    assert.equal(a.x.calls.flat().length, 60);
+    spans.forEach((s) => s.end());
+    await a.p.shutdown();
+    await b.p.shutdown();
+  } finally {
+    for (const [k, d] of saved) d ? Object.defineProperty(globalThis, k, d) : delete globalThis[k];
+  }
+  // and with them back, the requests made without TextEncoder stayed within the bound
+});
