@@ -96,8 +96,8 @@ func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.
 	// the garbage collector, which would stretch the hold.
 	rows := make([]viewRow, 0, min(limit, viewPrealloc))
 	frontier := make([]int, 0, min(2*limit+1, 2*viewPrealloc+1))
-	start := time.Now()
 	j.mu.Lock()
+	start := time.Now() // the hold, not the wait for the lock (a tick may hold it)
 	v := View{
 		HeldSpans:   j.st.heldSpans,
 		HeldTraces:  len(j.st.traces),
@@ -108,9 +108,10 @@ func (j *Journal) view(limit int, recoveredAt time.Time, observe func(held time.
 	j.st.idx.oldest.oldestK(limit, frontier, func(s *Span) {
 		rows = append(rows, viewRow{start: s.start, lastSeen: s.lastSeen, trace: s.TraceID, span: s.SpanID, name: s.Name, origin: s.origin, seq: s.SnapshotSeq})
 	})
+	held := time.Since(start)
 	j.mu.Unlock()
 	if observe != nil {
-		observe(time.Since(start))
+		observe(held)
 	}
 	v.OpenSpans = make([]OpenSpanView, len(rows))
 	for i := range rows {
