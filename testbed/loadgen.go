@@ -74,9 +74,13 @@ type Sender struct {
 	// Timeout of one attempt.
 	Timeout time.Duration
 	// fronts, when set, are the connections to several front-tier instances: each
-	// attempt goes to the next one (NewSpreadSender).
-	fronts []*Sender
-	next   atomic.Uint64
+	// attempt goes to the next one (NewSpreadSender). failedAt is when an attempt on
+	// each last failed without an answer (Unix ns), and index is a front's own place
+	// among them.
+	fronts   []*Sender
+	next     atomic.Uint64
+	failedAt []atomic.Int64
+	index    int
 	// Stats counts every logical send.
 	Stats SenderStats
 }
@@ -154,11 +158,26 @@ func NewSpreadSender(grpcAddrs, httpAddrs []string, o SenderOptions) (*Sender, e
 			}
 			return nil, err
 		}
+		f.index = i
 		fronts = append(fronts, f)
 	}
 	f := fronts[0]
 	return &Sender{conn: f.conn, traces: f.traces, logs: f.logs, url: f.url, hc: f.hc, headers: o.Headers,
-		keepLat: o.KeepLatencies, Timeout: f.Timeout, fronts: fronts}, nil
+		keepLat: o.KeepLatencies, Timeout: f.Timeout, fronts: fronts, failedAt: make([]atomic.Int64, len(fronts))}, nil
+}
+
+// failed notes that an attempt on front f got no answer (a timeout, a refused
+// connection): for a while, new sends start elsewhere, as a load balancer's outlier
+// detection takes an instance out.
+func (s *Sender) failed(f *Sender) {
+	if len(s.fronts) > 0 {
+		s.failedAt[f.index].Store(time.Now().UnixNano())
+	}
+}
+
+// healthy says whether front i has had no unanswered attempt for two attempt timeouts.
+func (s *Sender) healthy(i int) bool {
+	return time.Since(time.Unix(0, s.failedAt[i].Load())) > 2*s.Timeout
 }
 
 // rotation returns the connections one logical send's attempts use in turn: the
@@ -168,9 +187,17 @@ func (s *Sender) rotation() func() *Sender {
 	if len(s.fronts) == 0 {
 		return func() *Sender { return s }
 	}
-	i := s.next.Add(1) - 1
+	n := uint64(len(s.fronts))
+	start := s.next.Add(1) - 1
+	i := start // none healthy: start where the round robin is
+	for k := range n {
+		if s.healthy(int((start + k) % n)) {
+			i = start + k
+			break
+		}
+	}
 	return func() *Sender {
-		f := s.fronts[i%uint64(len(s.fronts))]
+		f := s.fronts[i%n]
 		i++
 		return f
 	}
@@ -225,6 +252,11 @@ func (s *Sender) attemptTraces(ctx context.Context, f *Sender, td ptrace.Traces,
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	ctx, hdr := s.withHeaders(ctx)
+	defer func() {
+		if err != nil && retry && !refused {
+			s.failed(f)
+		}
+	}()
 	if !useHTTP {
 		_, err = f.traces.Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 		if err == nil {
@@ -249,6 +281,9 @@ func (s *Sender) attemptLogs(ctx context.Context, f *Sender, ld plog.Logs) (refu
 		return false, false, nil
 	}
 	refused, retry = grpcOutcome(err)
+	if retry && !refused {
+		s.failed(f)
+	}
 	return refused, retry, err
 }
 

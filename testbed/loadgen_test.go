@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
@@ -129,4 +131,22 @@ func TestSenderLocalAddressHeadersAndQuotaRefusals(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A spread sender starts new sends away from an instance whose last attempt got no
+// answer, and a retry goes to the instance after the one that failed.
+func TestSpreadSenderAvoidsAnInstanceThatDidNotAnswer(t *testing.T) {
+	s, err := NewSpreadSender([]string{"127.0.0.1:1", "127.0.0.1:2"}, []string{"127.0.0.1:3", "127.0.0.1:4"}, SenderOptions{})
+	require.NoError(t, err)
+	defer s.Close()
+	next := s.rotation()
+	first := next()
+	assert.NotSame(t, first, next(), "a retry goes to the other instance")
+	s.failed(s.fronts[1])
+	for range 4 {
+		assert.Same(t, s.fronts[0], s.rotation()(), "every new send starts on the instance that answers")
+	}
+	s.failedAt[1].Store(0)
+	s.failed(s.fronts[0])
+	assert.Same(t, s.fronts[1], s.rotation()())
 }

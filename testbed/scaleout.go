@@ -657,7 +657,7 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		}
 		quiet := reasonNames[rec.Reason] == "idle_timeout" || reasonNames[rec.Reason] == "session_ended"
 		stillReporting := s.Kind == KindNormal || s.Kind == KindHeartbeat || s.Kind == KindBackgrounded
-		missedReport := quiet && !s.LastReport.IsZero() && rec.LastSeen < s.LastReport.Add(-200*time.Millisecond).UnixNano()
+		missedReport := quiet && missedReport(s.Reports, time.Unix(0, rec.LastSeen), soIdle)
 		if missedReport && !stillReporting {
 			res.FalseReconciled++
 		}
@@ -690,6 +690,25 @@ func evaluateScaleOut(res *ScaleOutResult, sess []*Session, ledger *Ledger, recs
 		res.SilentDelayP99 = round3(delays[(len(delays)*99)/100])
 		res.SilentDelayMax = round3(delays[len(delays)-1])
 	}
+}
+
+// missedReport says whether a span reconciled for silence with last seen lastSeen
+// missed a report the front tier had acknowledged (reports: the client's
+// acknowledgements, in order): the client's next acknowledged report after lastSeen
+// came less than idle after the last one acknowledged by then. (A client whose
+// requests no front-tier instance acknowledged for idle was silent, whatever it tried
+// to send: e.g. each of two requests in a row hung on a stalled instance until its
+// timeout.) 200 ms of slack covers the clocks of the acknowledgement and the receipt.
+func missedReport(reports []time.Time, lastSeen time.Time, idle time.Duration) bool {
+	const slack = 200 * time.Millisecond
+	i := sort.Search(len(reports), func(i int) bool { return reports[i].After(lastSeen.Add(slack)) })
+	switch {
+	case i == len(reports):
+		return false // the collector saw the last report
+	case i == 0:
+		return true // every report was acknowledged after what the collector saw
+	}
+	return reports[i].Sub(reports[i-1]) < idle-slack
 }
 
 // describeSplit says what reached the backend of a split trace: the session kind (or

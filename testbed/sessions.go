@@ -64,6 +64,8 @@ type Session struct {
 	// LastReport is when the client's last report of the open root (snapshot or
 	// heartbeat) was acknowledged: the client's own log of when it went quiet.
 	LastReport time.Time
+	// Reports are when each report of the open root was acknowledged, in order.
+	Reports []time.Time
 }
 
 func (s *Session) key(span [8]byte) SpanKey {
@@ -273,6 +275,7 @@ func (sr *sessionRun) reportOpen(hint string) bool {
 	ok := sr.account(res)
 	if ok {
 		sr.ss.LastReport = time.Now()
+		sr.ss.Reports = append(sr.ss.Reports, sr.ss.LastReport)
 		if sr.p.Ledger != nil {
 			sr.p.Ledger.Add(sr.ss.key(sr.ss.Root), TagSessionRoot)
 		}
