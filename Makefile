@@ -2,12 +2,13 @@
 #
 #   make build      ocb -> _build/otelcol-longspan (rebuilt only when inputs change)
 #   make run        build, then run it with config/otelcol-longspan.yaml (journal under ./data/)
-#   make test       lint + unit (-race) + fuzz + build + e2e + browser + testbed-quick
+#   make test       lint + unit (-race) + fuzz + build + e2e + browser + hermes + testbed-quick
 #   make lint       go vet + gofmt check + golangci-lint (pinned in tools/go.mod, .golangci.yml)
 #   make unit       go test -race ./...
 #   make fuzz       the longspan processor's fuzz targets, a fixed budget each (~1 min)
 #   make e2e        build, then the end-to-end test against the binary (-tags e2e)
 #   make browser    web client unit tests + five scenarios in headless Chromium
+#   make hermes     the React Native client bundled as Metro does, run on the Hermes VM, posted to the binary
 #   make testbed    full testbed run vs the stock pipeline (~20 min); testbed-quick: ~4 min
 #   make validate   build, then `otelcol-longspan validate` every config in config/
 #   make generate   mdatagen for our components
@@ -59,12 +60,12 @@ MDATAGEN_DIRS := processor/longspan extension/spanjournal
 
 FORCE:
 
-.PHONY: all build run test lint golangci vet fmt-check fmt unit fuzz e2e browser testbed testbed-quick validate generate tools clean distclean env help jaeger demo demo-shots
+.PHONY: all build run test lint golangci vet fmt-check fmt unit fuzz e2e browser hermes testbed testbed-quick validate generate tools clean distclean env help jaeger demo demo-shots
 
 all: test
 
 help:
-	@sed -n '2,21p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '2,22p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 env:
 	@echo "go:         $$($(GO) version)"
@@ -171,6 +172,13 @@ e2e: $(BINARY)
 browser: $(BINARY)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) test/browser/run.sh
 
+# The React Native client on the real engine (test/hermes/run.sh: installs node and the npm
+# packages from the lockfiles when missing; bundles the app as Metro resolves packages, checks
+# it with hermesc, runs it on hermes-engine-cli's VM with a virtual clock, posts what it sent
+# to the built collector and checks the collector's output).
+hermes: $(BINARY)
+	LONGSPAN_BINARY=$(abspath $(BINARY)) test/hermes/run.sh
+
 # The testbed (testbed/README.md): the built distribution against the same distribution
 # without longspan, as separate processes. testbed-quick asserts the zero-loss and
 # completeness invariants only (never timings); testbed is the full measured run.
@@ -182,7 +190,7 @@ testbed-quick: $(BINARY) $(CTL)
 	LONGSPAN_BINARY=$(abspath $(BINARY)) LONGSPANCTL=$(abspath $(CTL)) LONGSPAN_TESTBED=1 $(GO) test -count=1 -timeout $(TESTBED_TIMEOUT) -v -run TestQuick ./testbed/
 
 # Runs every step even after a failure, then prints one summary line and fails if any failed.
-TEST_STEPS := lint unit fuzz build validate e2e browser testbed-quick
+TEST_STEPS := lint unit fuzz build validate e2e browser hermes testbed-quick
 test:
 	@start=$$(date +%s); failed=""; summary=""; \
 	 for step in $(TEST_STEPS); do \
