@@ -44,9 +44,12 @@ function addToCart(p) {
   const s = tracer.startSpan('cart.add', { attributes: { 'product.id': p.id, 'product.price': p.price } }, sessionCtx);
   cart.push(p);
   s.setAttribute('cart.items', cart.length);
-  s.end();
   $('cart-count').textContent = `cart: ${cart.length}`;
   status(`${p.name} added`);
+  // Ends once the cart has been drawn: a span ended in the same tick can have a zero
+  // duration at the browser's timer resolution, which Jaeger flags ("Negative duration
+  // detected") in the trace view.
+  requestAnimationFrame(() => setTimeout(() => s.end(), 0));
 }
 
 function startCheckout() {
