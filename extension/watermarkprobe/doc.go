@@ -49,9 +49,6 @@ const (
 	// AttrFront is the index, in the sender's Config.Endpoints, of the front-tier
 	// instance the probe was sent to (absent: 0).
 	AttrFront = "longspan.probe.front"
-	// AttrShard is, on a probe span that a gateway rerouted from a logs probe, the
-	// shard whose logs pipeline rerouted it: the way the record took.
-	AttrShard = "longspan.probe.shard"
 )
 
 // SpanName is the name of every probe span.

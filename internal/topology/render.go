@@ -72,9 +72,7 @@ func (d *Deployment) GatewayConfig(name string) ([]byte, error) {
 		// Shard moves reload gateways: what sits in tail_sampling must be journaled.
 		lp["journal_pass_through"] = true
 		if d.Front.GRPC != "" {
-			// Heartbeat records reach a shard by way of any shard (reroute_heartbeats):
-			// its logs watermark is the lowest over every shard's way.
-			lp["watermark"] = m{"enabled": true, "shards": d.Shards, "shard": s}
+			lp["watermark"] = m{"enabled": true}
 			// Every request comes from the front tier, so the peer address names no
 			// browser: a per-client quota would make all of them one client. The
 			// session and trace quotas still hold (docs/scale-out.md).

@@ -194,15 +194,6 @@ type WatermarkConfig struct {
 	// StallWarning logs a warning, at most once per this period, while no probe has
 	// arrived for this long: idle reconciliation is waiting. Default 1m.
 	StallWarning time.Duration `mapstructure:"stall_warning"`
-	// Shards and Shard, for heartbeats rerouted through the front tier's logs queue
-	// (RerouteHeartbeats): how many shards the deployment has and which one this is.
-	// A heartbeat record lands on any shard, whose logs pipeline sends it on; a probe
-	// record that another shard forwarded reports its send time for that shard's way
-	// only (the front tier may deliver a later record to one shard before an earlier
-	// one to another that is down), so the logs watermark is the lowest over every
-	// shard's way. Default 0: one way, as if every record took the same one.
-	Shards int `mapstructure:"shards"`
-	Shard  int `mapstructure:"shard"`
 }
 
 func (c *Config) Validate() error {
@@ -253,11 +244,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("limits.max_attribute_depth: %d must be at least 1", c.Limits.MaxAttributeDepth))
 	}
 	errs = append(errs, c.Quotas.validate()...)
-	if c.Watermark.Shards < 0 || c.Watermark.Shards > 100000 {
-		errs = append(errs, fmt.Errorf("watermark.shards: %d must be between 0 and 100000", c.Watermark.Shards))
-	} else if c.Watermark.Shards > 0 && (c.Watermark.Shard < 0 || c.Watermark.Shard >= c.Watermark.Shards) {
-		errs = append(errs, fmt.Errorf("watermark.shard: %d must be between 0 and watermark.shards-1 (%d)", c.Watermark.Shard, c.Watermark.Shards-1))
-	}
 	if c.Watermark.Enabled {
 		positive("watermark.stall_warning", c.Watermark.StallWarning, time.Second)
 	}

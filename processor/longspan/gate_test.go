@@ -1,18 +1,15 @@
 package longspan
 
 import (
-	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
-	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -149,49 +146,4 @@ func TestRepeatWhileTheReleasedBatchIsJournaledIsNotReleasedAgain(t *testing.T) 
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomePassed))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
 	}, metricdatatest.IgnoreTimestamp())
-}
-
-// Heartbeat records reach their shard by way of whichever shard the front tier's logs
-// queue routed them to, and that queue may deliver a later record to one shard while an
-// earlier one waits for another that is down: the logs watermark is the lowest over
-// every shard's way (watermark.shards).
-func TestLogsWatermarkIsTheLowestOverEveryShardsWay(t *testing.T) {
-	clk := &manualClock{now: t0}
-	withWays := func(c *Config) {
-		c.IdleTimeout = 5 * time.Second
-		c.Watermark.Enabled = true
-		c.RerouteHeartbeats = true
-		c.Watermark.Shards, c.Watermark.Shard = 2, 0
-	}
-	h := newHarness(t, t.TempDir(), clk, withWays)
-	cfg := *h.cfg
-	cfg.Watermark.Shard = 1
-	other, err := newProcessor(metadatatest.NewSettings(h.tel), &cfg, nil, clk) // shard 1's logs pipeline
-	require.NoError(t, err)
-	other.nextLogs = new(consumertest.LogsSink)
-	require.NoError(t, other.Start(context.Background(), h.host))
-	t.Cleanup(func() { require.NoError(t, other.Shutdown(context.Background())) })
-
-	h.mustConsume(traces(openRoot(t0.Add(-time.Minute))))
-	h.mustConsume(h.probes(1, t0.Add(10*time.Second))) // the traces queue is far ahead
-	require.NoError(t, other.ConsumeLogs(context.Background(), watermarkprobe.LogProbes(1, t0.Add(6*time.Second), h.probeSource.id(0))))
-	require.Len(t, h.probeSource.forwarded, 1)
-	h.mustConsume(h.probeSource.forwarded[0]) // by way of shard 1
-	h.advance(10 * time.Second)
-	assert.Empty(t, h.sink.AllTraces(), "shard 0's way may still hold a heartbeat sent before")
-
-	logs0 := cfg
-	logs0.Watermark.Shard = 0
-	own, err := newProcessor(metadatatest.NewSettings(h.tel), &logs0, nil, clk) // shard 0's logs pipeline
-	require.NoError(t, err)
-	own.nextLogs = new(consumertest.LogsSink)
-	require.NoError(t, own.Start(context.Background(), h.host))
-	t.Cleanup(func() { require.NoError(t, own.Shutdown(context.Background())) })
-	require.NoError(t, own.ConsumeLogs(context.Background(), watermarkprobe.LogProbes(1, t0.Add(6*time.Second), h.probeSource.id(0))))
-	require.Len(t, h.probeSource.forwarded, 2)
-	h.mustConsume(h.probeSource.forwarded[1])
-	h.advance(time.Second)
-	got := allSpans(h.sink)
-	require.Len(t, got, 1, "every way is past last seen + idle_timeout: silence")
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
 }

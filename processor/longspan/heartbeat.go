@@ -182,7 +182,7 @@ func (p *longspanProcessor) rerouteHeartbeats(ctx context.Context, hbs []heartbe
 	if len(probes) > 0 {
 		spans := out.ResourceSpans().AppendEmpty().ScopeSpans().AppendEmpty().Spans()
 		for _, lr := range probes {
-			probeSpanOf(lr, spans.AppendEmpty(), p.cfg.Watermark.Shard)
+			probeSpanOf(lr, spans.AppendEmpty())
 		}
 	}
 	if err := p.watermark.source.Forward(ctx, out); err != nil {
@@ -199,9 +199,8 @@ func isProbeRecord(lr plog.LogRecord) bool {
 }
 
 // probeSpanOf turns a logs-queue probe record into the probe span that goes on to the
-// shard of its trace id, marked as having come through the logs queue by way of shard
-// (this one).
-func probeSpanOf(lr plog.LogRecord, sp ptrace.Span, shard int) {
+// shard of its trace id, marked as having come through the logs queue.
+func probeSpanOf(lr plog.LogRecord, sp ptrace.Span) {
 	sp.SetTraceID(lr.TraceID())
 	var id [8]byte
 	_, _ = rand.Read(id[:]) // crypto/rand.Read never fails (Go 1.24+)
@@ -211,5 +210,4 @@ func probeSpanOf(lr plog.LogRecord, sp ptrace.Span, shard int) {
 	sp.SetEndTimestamp(lr.Timestamp())
 	lr.Attributes().CopyTo(sp.Attributes())
 	sp.Attributes().PutStr(watermarkprobe.AttrPath, "logs")
-	sp.Attributes().PutInt(watermarkprobe.AttrShard, int64(shard))
 }

@@ -89,7 +89,7 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 		p.watermark.source, fronts = src, src.Fronts()
 	}
 	p.rules.startedAt = p.clock.Now()
-	p.watermark.start(p.rules.startedAt, fronts, p.cfg.Watermark.Shards)
+	p.watermark.start(p.rules.startedAt, fronts)
 	p.emitter = p.next != nil && p.journal.Claim(p)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")

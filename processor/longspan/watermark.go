@@ -26,11 +26,9 @@ type watermark struct {
 	// extension's package doc says why).
 	source watermarkprobe.Source
 	// at holds, for each front-tier instance i, the newest trusted probe send time
-	// received through its traces queue (at[i*(1+ways)]) and through its logs queue,
-	// rerouted by a gateway as heartbeats are, by way of each shard w
-	// (at[i*(1+ways)+1+w]); Unix nanoseconds.
-	at   []atomic.Int64
-	ways int
+	// received through its traces queue (at[2i]) and through its logs queue, rerouted
+	// by a gateway as heartbeats are (at[2i+1]); Unix nanoseconds.
+	at []atomic.Int64
 	// lastProbe is when a probe last arrived, by this processor's clock.
 	lastProbe atomic.Int64
 	// lastWarn is when the stall warning was last logged; tick goroutine only.
@@ -38,11 +36,9 @@ type watermark struct {
 }
 
 // start sets every instance's watermark just before now, for fronts instances of the
-// front tier and log records rerouted by way of ways shards (0: one way): what arrived
-// before now is judged on probes sent after it.
-func (w *watermark) start(now time.Time, fronts, ways int) {
-	w.ways = max(ways, 1)
-	w.at = make([]atomic.Int64, max(fronts, 1)*(1+w.ways))
+// front tier: what arrived before now is judged on probes sent after it.
+func (w *watermark) start(now time.Time, fronts int) {
+	w.at = make([]atomic.Int64, 2*max(fronts, 1))
 	for i := range w.at {
 		w.at[i].Store(now.UnixNano() - 1)
 	}
@@ -52,14 +48,8 @@ func (w *watermark) start(now time.Time, fronts, ways int) {
 // observe takes in a probe that arrived now. The watermark moves only for a probe of
 // this collector's own prober in its current epoch with the instance it went through.
 func (w *watermark) observe(pr probe, now time.Time) {
-	i := pr.front * (1 + w.ways)
-	if pr.logsPath == 1 {
-		if pr.shard < 0 || pr.shard >= w.ways {
-			return // a way this shard does not count (watermark.shards)
-		}
-		i += 1 + pr.shard
-	}
-	if w.source == nil || pr.sender != w.source.Sender() || pr.front < 0 || i >= len(w.at) || pr.epoch != w.source.Epoch(pr.front) {
+	i := 2*pr.front + pr.logsPath
+	if w.source == nil || pr.sender != w.source.Sender() || i < 0 || i >= len(w.at) || pr.epoch != w.source.Epoch(pr.front) {
 		return
 	}
 	at := &w.at[i]
@@ -77,20 +67,18 @@ func (w *watermark) observe(pr probe, now time.Time) {
 func (w *watermark) lowest(logs bool) int64 {
 	low := int64(math.MaxInt64)
 	for i := range w.at {
-		if i%(1+w.ways) == 0 || logs {
+		if i%2 == 0 || logs {
 			low = min(low, w.at[i].Load())
 		}
 	}
 	return low
 }
 
-// lowestLogs is the lowest watermark of every instance's logs queue, over every way.
+// lowestLogs is the lowest watermark of every instance's logs queue.
 func (w *watermark) lowestLogs() int64 {
 	low := int64(math.MaxInt64)
-	for i := range w.at {
-		if i%(1+w.ways) != 0 {
-			low = min(low, w.at[i].Load())
-		}
+	for i := 1; i < len(w.at); i += 2 {
+		low = min(low, w.at[i].Load())
 	}
 	return low
 }
@@ -112,11 +100,9 @@ type probe struct {
 	sender string
 	epoch  int64
 	// front is the front-tier instance it went through; logsPath is 1 if it came
-	// through that instance's logs queue, else 0, and then shard is the shard whose
-	// logs pipeline rerouted it.
+	// through that instance's logs queue, else 0.
 	front    int
 	logsPath int
-	shard    int
 }
 
 // probeOf reads a watermark probe span; false for any other span.
@@ -141,9 +127,6 @@ func probeOf(span ptrace.Span) (probe, bool) {
 	}
 	if v, ok := attrs.Get(watermarkprobe.AttrPath); ok && v.AsString() == "logs" {
 		pr.logsPath = 1
-	}
-	if v, ok := attrs.Get(watermarkprobe.AttrShard); ok && v.Type() == pcommon.ValueTypeInt {
-		pr.shard = int(v.Int())
 	}
 	return pr, true
 }
