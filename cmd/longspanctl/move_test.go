@@ -202,6 +202,13 @@ func startSleep(t *testing.T) *exec.Cmd {
 	cmd := exec.Command("sleep", "60")
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	// On a loaded machine /proc/<pid>/cmdline can still be empty right after Start
+	// (the new image is being set up), which move reads as a process that has exited.
+	cmdline := filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "cmdline")
+	require.Eventually(t, func() bool {
+		raw, err := os.ReadFile(cmdline)
+		return err == nil && strings.HasPrefix(string(raw), "sleep\x00")
+	}, 10*time.Second, time.Millisecond, "sleep never showed its command line")
 	return cmd
 }
 
