@@ -220,6 +220,22 @@ func (d *Deployment) FrontInstanceConfig(i int) ([]byte, error) {
 			"telemetry": d.telemetry(in.Metrics),
 		},
 	}
+	// Log records (heartbeats) get a queue of their own that sends each client request
+	// alone, never merged with the next: a gateway sends a heartbeat record on from
+	// whichever shard it lands on (reroute_heartbeats), so the records of one merged
+	// request go to the shards by different ways, and a retry of the request after one
+	// way failed would have delivered the later requests' records (the logs queue's
+	// watermark probes among them) on the ways that worked before the earlier ones on
+	// the way that failed. One request at a time, retried whole, keeps every later
+	// record behind every earlier one on all ways.
+	exporters := cfg["exporters"].(m)
+	lb := exporters["load_balancing"].(m)
+	logs := maps.Clone(lb)
+	queue := maps.Clone(lb["sending_queue"].(m))
+	delete(queue, "batch")
+	logs["sending_queue"] = queue
+	exporters[logsLoadBalancing] = logs
+	cfg["service"].(m)["pipelines"].(m)["logs"] = m{"receivers": []string{"otlp"}, "exporters": []string{logsLoadBalancing}}
 	what := fmt.Sprintf("front tier of a %d-shard deployment", d.Shards)
 	if len(instances) > 1 {
 		what = fmt.Sprintf("front tier instance %d of %d of a %d-shard deployment", i, len(instances), d.Shards)
@@ -248,6 +264,10 @@ func expandGateway(v any, gateway string) any {
 	}
 	return v
 }
+
+// logsLoadBalancing is the front tier's exporter for log records: load_balancing with a
+// queue of its own that does not merge requests.
+const logsLoadBalancing = "load_balancing/logs"
 
 // The front tier's retry of a batch that a shard did not take: 100 ms, then ×1.5 up to
 // retry_max_interval (default 2s), without a time limit.

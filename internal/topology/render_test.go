@@ -181,3 +181,22 @@ func TestEveryFrontTierInstanceIsProbed(t *testing.T) {
 	d.Front.Instances[0].QueueDirectory = d.Front.QueueDirectory
 	assert.ErrorContains(t, d.Validate(), "each instance keeps its own queue")
 }
+
+// Heartbeat records reach their shard by way of whichever shard they land on: the front
+// sends each client request of log records alone (no batching), so a retried request
+// never lets a later one's records overtake it on the ways that worked.
+func TestFrontSendsLogRequestsOneAtATime(t *testing.T) {
+	d, err := Load(filepath.Join("testdata", "deploy.yaml"))
+	require.NoError(t, err)
+	raw, err := d.FrontConfig()
+	cfg := rendered(t, raw, err)
+	assert.Equal(t, []any{"load_balancing/logs"}, at(t, cfg, "service", "pipelines", "logs", "exporters"))
+	assert.Equal(t, []any{"load_balancing"}, at(t, cfg, "service", "pipelines", "traces", "exporters"))
+	logsQueue := at(t, cfg, "exporters", "load_balancing/logs", "sending_queue").(map[string]any)
+	_, batched := logsQueue["batch"]
+	assert.False(t, batched, "log requests are never merged")
+	assert.Equal(t, 1, logsQueue["num_consumers"])
+	assert.Equal(t, "file_storage", logsQueue["storage"])
+	_, traceBatch := at(t, cfg, "exporters", "load_balancing", "sending_queue").(map[string]any)["batch"]
+	assert.True(t, traceBatch, "spans are still batched: each shard's part keeps its order")
+}
