@@ -28,6 +28,15 @@ const (
 	// hintPageUnload means the page is gone and the span will never end.
 	attrClientHint = "longspan.client.hint"
 	hintPageUnload = "page_unload"
+	// hintAppTerminated: our React Native client reports, at the next launch, the
+	// open spans of a run that was killed or crashed, with attrClientLastSeen.
+	hintAppTerminated = "app_terminated"
+	// hintAppBackground: the app went to the background; the span may be silent for
+	// background_timeout before it is taken for gone.
+	hintAppBackground = "app_background"
+	// attrClientLastSeen is, with hintAppTerminated, the last time (the client's
+	// clock, Unix ns) the dead run knew the span open.
+	attrClientLastSeen = "longspan.client.last_seen_unix_nano"
 )
 
 // Output attributes (docs/design.md, "Output attributes").

@@ -18,6 +18,13 @@ type Config struct {
 	// IdleTimeout reconciles an open span whose client has not reported it for this
 	// long. Default 5m.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+
+	// BackgroundTimeout is the silence limit of an open span whose last report
+	// carried `longspan.client.hint=app_background` (the app went to the background,
+	// where mobile platforms suspend it); any later report without the hint restores
+	// idle_timeout. Default 15m (OpenTelemetry Android's session background timeout);
+	// taken as idle_timeout when shorter, and as max_duration when longer.
+	BackgroundTimeout time.Duration `mapstructure:"background_timeout"`
 	// MaxDuration reconciles a span open longer than this, measured from its start.
 	// Default 168h (a week).
 	MaxDuration time.Duration `mapstructure:"max_duration"`
@@ -221,6 +228,9 @@ func (c *Config) Validate() error {
 	if c.Snapshot.Interval > 0 && c.Snapshot.Interval < c.TickInterval {
 		errs = append(errs, fmt.Errorf("snapshot.interval: %s must be 0 (off) or at least tick_interval (%s)", c.Snapshot.Interval, c.TickInterval))
 	}
+	if c.BackgroundTimeout < 0 {
+		errs = append(errs, fmt.Errorf("background_timeout: %s must not be negative", c.BackgroundTimeout))
+	}
 	if c.IdleTimeout > c.MaxDuration {
 		errs = append(errs, fmt.Errorf("idle_timeout: %s must not exceed max_duration (%s)", c.IdleTimeout, c.MaxDuration))
 	}
@@ -273,4 +283,9 @@ func (q *QuotasConfig) validate() []error {
 		}
 	}
 	return errs
+}
+
+// backgroundTimeout is background_timeout within [idle_timeout, max_duration].
+func (c *Config) backgroundTimeout() time.Duration {
+	return min(max(c.BackgroundTimeout, c.IdleTimeout), c.MaxDuration)
 }

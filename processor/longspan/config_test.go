@@ -21,6 +21,7 @@ func TestLoadConfig(t *testing.T) {
 	custom := createDefaultConfig().(*Config)
 	custom.Journal = component.MustNewIDWithName("spanjournal", "mobile")
 	custom.IdleTimeout = 2 * time.Minute
+	custom.BackgroundTimeout = 30 * time.Minute
 	custom.MaxDuration = 24 * time.Hour
 	custom.MaxTraceHold = 30 * time.Minute
 	custom.SessionAttribute = "app.session"

@@ -23,12 +23,13 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Journal:          component.MustNewID("spanjournal"),
-		IdleTimeout:      5 * time.Minute,
-		MaxDuration:      168 * time.Hour,
-		MaxTraceHold:     time.Hour,
-		SessionAttribute: "session.id",
-		SessionSpanNames: []string{"page.session", "emb-session"},
+		Journal:           component.MustNewID("spanjournal"),
+		IdleTimeout:       5 * time.Minute,
+		BackgroundTimeout: 15 * time.Minute,
+		MaxDuration:       168 * time.Hour,
+		MaxTraceHold:      time.Hour,
+		SessionAttribute:  "session.id",
+		SessionSpanNames:  []string{"page.session", "emb-session"},
 		Snapshot: SnapshotConfig{
 			Interval: 30 * time.Second,
 			MinAge:   30 * time.Second,

@@ -147,3 +147,66 @@ func TestRepeatWhileTheReleasedBatchIsJournaledIsNotReleasedAgain(t *testing.T) 
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
 	}, metricdatatest.IgnoreTimestamp())
 }
+
+// Mobile life cycle (the React Native client's hints).
+
+func mobileSnapshot(start time.Time, attrs map[string]string) spanSpec {
+	s := openRoot(start)
+	s.name, s.attrs = "app.session", attrs
+	return s
+}
+
+func TestAppInBackgroundIsSilentForBackgroundTimeout(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = 5 * time.Second; c.BackgroundTimeout = time.Minute })
+	h.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppBackground})))
+	h.advance(30 * time.Second)
+	assert.Empty(t, h.sink.AllTraces(), "backgrounded: idle_timeout does not apply")
+	// Back in the foreground: a report without the hint restores idle_timeout.
+	h.mustConsume(traces(mobileSnapshot(t0, nil)))
+	h.advance(4 * time.Second)
+	assert.Empty(t, h.sink.AllTraces())
+	h.advance(2 * time.Second)
+	got := allSpans(h.sink)
+	require.Len(t, got, 1, "idle_timeout again once the app is active")
+	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+
+	// Backgrounded and never back: reconciled after background_timeout.
+	h2 := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = 5 * time.Second; c.BackgroundTimeout = time.Minute })
+	h2.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppBackground})))
+	seen := clk.Now()
+	h2.advance(59 * time.Second)
+	assert.Empty(t, h2.sink.AllTraces())
+	h2.advance(time.Second)
+	got = allSpans(h2.sink)
+	require.Len(t, got, 1)
+	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, seen.UnixNano(), int64(got[0][0].EndTimestamp()))
+}
+
+// The next launch after a kill reports the dead run's open span with the last time it
+// knew it open: closed at once, ending then (the client's clock, as its start).
+func TestAppTerminatedIsClosedAtOnceAtTheClientsLastSeen(t *testing.T) {
+	clk := &manualClock{now: t0.Add(time.Hour)}
+	h := newHarness(t, t.TempDir(), clk, nil)
+	lastSeen := t0.Add(10 * time.Minute)
+	td := traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppTerminated}), endedKid(t0.Add(time.Minute)))
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutInt(attrClientLastSeen, lastSeen.UnixNano())
+	h.mustConsume(td)
+	got := allSpans(h.sink)
+	require.Len(t, got, 1, "closed at once, released with its child")
+	require.Len(t, got[0], 2)
+	root, ok := findSpan(got[0], rootID)
+	require.True(t, ok)
+	assert.Equal(t, reasonClientInterrupted, attr(root, attrCloseReason))
+	assert.Equal(t, lastSeen.UnixNano(), int64(root.EndTimestamp()), "ends when the dead run last knew it open, not at the next launch")
+
+	// A last-seen before the start (a clock that jumped) ends it at its start.
+	h2 := newHarness(t, t.TempDir(), clk, nil)
+	td = traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppTerminated}))
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutInt(attrClientLastSeen, t0.Add(-time.Hour).UnixNano())
+	h2.mustConsume(td)
+	got = allSpans(h2.sink)
+	require.Len(t, got, 1)
+	assert.Equal(t, t0.UnixNano(), int64(got[0][0].EndTimestamp()))
+}

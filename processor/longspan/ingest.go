@@ -303,26 +303,60 @@ func (p *longspanProcessor) ingestOpen(tx *spanjournal.Tx, it *item, now time.Ti
 	}
 	s.SetSource(it.source)
 	s.IdleTimeout = it.idleTimeout
+	hint := clientHint(it.span)
+	if hint == hintAppBackground {
+		// The app went to the background: silent for up to background_timeout. Any
+		// later report without the hint restores idle_timeout.
+		s.IdleTimeout = p.cfg.backgroundTimeout()
+	}
 	if old != nil {
 		s.SetFirstSeen(old.FirstSeen())
 		s.SnapshotSeq = old.SnapshotSeq
-		if s.IdleTimeout == 0 { // an update without a frequency keeps the one it had
+		if s.IdleTimeout == 0 && it.source == sourceHeartbeatLog {
+			// A heartbeat without a frequency keeps the limit it had.
 			s.IdleTimeout = old.IdleTimeout
 		}
 		res.receive(outcomeUpdated)
 	} else {
 		res.receive(outcomeOpened)
 	}
+	if hint == hintAppTerminated {
+		// The run that had this span open was killed or crashed; the next launch
+		// reports the last time it knew it open, in the client's clock, as the span's
+		// own times are: that is when it was last seen.
+		s.SetTimes(s.Start(), s.FirstSeen(), clientLastSeen(it.span, s.Start(), now))
+	}
 	tx.Put(s, now)
 	if old == nil && p.isSessionSpan(it) {
 		// A new session span: the session's earlier page or app session is over.
 		p.reconcileSession(tx, it, now, res)
 	}
-	if hint, ok := it.span.Attributes().Get(attrClientHint); ok && hint.Str() == hintPageUnload {
-		// The page is gone (pagehide, not kept in the back/forward cache): the span
-		// will never end. Close it now, at this snapshot's time.
+	if hint == hintPageUnload || hint == hintAppTerminated {
+		// The page is gone (pagehide, not kept in the back/forward cache), or the app
+		// run is: the span will never end. Close it now, at its last report.
 		p.reconcile(tx, tx.Trace(it.traceID), s, reasonClientInterrupted, now, res)
 	}
+}
+
+// clientHint is the span's longspan.client.hint, or "".
+func clientHint(span ptrace.Span) string {
+	if v, ok := span.Attributes().Get(attrClientHint); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// clientLastSeen is an app_terminated span's longspan.client.last_seen_unix_nano, not
+// before its start; without a usable value, the receipt time now.
+func clientLastSeen(span ptrace.Span, start, now time.Time) time.Time {
+	v, ok := span.Attributes().Get(attrClientLastSeen)
+	if !ok || v.Type() != pcommon.ValueTypeInt || v.Int() <= 0 {
+		return now
+	}
+	if last := time.Unix(0, v.Int()); last.After(start) {
+		return last
+	}
+	return start
 }
 
 func (p *longspanProcessor) dropStale(it *item, res *ruleResult) {

@@ -23,7 +23,7 @@ func (p *longspanProcessor) closeMessage(reason string, s *spanjournal.Span) str
 	case reasonParentReconciled:
 		return "longspan: its parent span was reconciled; closed at the time it was last seen"
 	case reasonClientInterrupted:
-		return "longspan: the client went away before the span ended (page unloaded); closed at that moment"
+		return "longspan: the client went away before the span ended (page unloaded or app terminated); closed at its last report"
 	}
 	return "longspan: closed by the collector: " + reason
 }
