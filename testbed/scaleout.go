@@ -193,6 +193,11 @@ func (r *Runner) scenarioScaleOut(run int) (*ScaleOutResult, error) {
 	if run > 1 {
 		work = filepath.Join(r.env.WorkDir, fmt.Sprintf("scale_out-%d", run))
 	}
+	// A fresh deployment every time: journals or front queues left in a reused -workdir
+	// would replay another run's sessions, which have the same trace ids.
+	if err := os.RemoveAll(work); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
