@@ -17,34 +17,10 @@ cd "${root}"
 export LONGSPAN_BINARY="$(realpath -m "${LONGSPAN_BINARY:-_build/otelcol-longspan}")"
 export CHROMIUM_PATH="${CHROMIUM_PATH:-/usr/bin/chromium}"
 
-# ---- system packages: Chromium (Debian), node/npm ---------------------------------------------
-need=()
-[ -x "${CHROMIUM_PATH}" ] || need+=(chromium chromium-driver)
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm  >/dev/null 2>&1 || need+=(npm)
-if [ "${#need[@]}" -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "run.sh: missing ${need[*]} and not root: install them first" >&2
-    exit 1
-  fi
-  echo ">> apt-get install ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "${node_major}" -lt 20 ]; then
-  echo "run.sh: node >= 20 needed (found $(node --version))" >&2
-  exit 1
-fi
-
-# ---- npm packages (lockfiles committed; never `npx playwright install`) ------------------------
-npm_ci() { # dir: install when nothing is installed or the lockfile is newer than the install
-  local dir="$1"
-  if [ ! -f "${dir}/node_modules/.package-lock.json" ] || [ "${dir}/package-lock.json" -nt "${dir}/node_modules/.package-lock.json" ]; then
-    echo ">> npm ci in ${dir}"
-    (cd "${dir}" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-}
+# ---- system packages: Chromium (Debian), node/npm; npm packages from the committed lockfiles
+# (never `npx playwright install`) -------------------------------------------------------------
+. test/lib/setup.sh
+ensure_debian "${CHROMIUM_PATH}=chromium,chromium-driver"
 npm_ci clients/web
 npm_ci test/browser
 

@@ -17,31 +17,8 @@ cd "${root}"
 
 export LONGSPAN_BINARY="$(realpath -m "${LONGSPAN_BINARY:-_build/otelcol-longspan}")"
 
-need=()
-command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v npm  >/dev/null 2>&1 || need+=(npm)
-if [ "${#need[@]}" -gt 0 ]; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "run.sh: missing ${need[*]} and not root: install them first" >&2
-    exit 1
-  fi
-  echo ">> apt-get install ${need[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "${node_major}" -lt 20 ]; then
-  echo "run.sh: node >= 20 needed (found $(node --version))" >&2
-  exit 1
-fi
-
-npm_ci() { # dir: install when nothing is installed or the lockfile is newer than the install
-  local dir="$1"
-  if [ ! -f "${dir}/node_modules/.package-lock.json" ] || [ "${dir}/package-lock.json" -nt "${dir}/node_modules/.package-lock.json" ]; then
-    echo ">> npm ci in ${dir}"
-    (cd "${dir}" && npm ci --no-audit --no-fund --loglevel=error)
-  fi
-}
+. test/lib/setup.sh
+ensure_debian
 npm_ci clients/web
 npm_ci clients/react-native
 npm_ci test/hermes
