@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // heldScaleTargets are issue #10's targets, measured, not asserted.
@@ -39,14 +38,7 @@ func heldScaleTargets(hs *HeldScaleResult) []Check {
 func printHeldScale(w io.Writer, hs *HeldScaleResult) {
 	fmt.Fprintf(w, "\n## 8. held_scale (%d held spans: %d traces of 1 open page.session + %s ended children, %d client addresses)\n",
 		hs.TargetSpans, hs.Traces, hs.Children, hs.Clients)
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	row := func(cells ...any) {
-		s := make([]string, len(cells))
-		for i, c := range cells {
-			s[i] = fmt.Sprint(c)
-		}
-		fmt.Fprintln(tw, strings.Join(s, "\t"))
-	}
+	tw, row := tableWriter(w)
 	row("figure", "longspan", "target (10M)")
 	row("held_spans acknowledged (open + ended)", fmt.Sprintf("%d (%d + %d)", hs.HeldSpans, hs.AckedRoots, hs.AckedChildren), "10000000, no refusal")
 	row("  refused attempts; shipped defaults refused (first at)", fmt.Sprintf("%d; %v (%d)", hs.RefusedAttempts, hs.DefaultsRefused, hs.DefaultsRefusedAt), "0; false")

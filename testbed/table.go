@@ -7,19 +7,25 @@ import (
 	"text/tabwriter"
 )
 
-// PrintTable writes the results as plain-text tables (the same figures as latest.json).
-func PrintTable(w io.Writer, res *Results) {
-	m := res.Machine
-	fmt.Fprintf(w, "\notelcol-longspan testbed — %s run, %s\nmachine: %d cores, %.1f GiB, %s, %s, %s\n",
-		res.Run, m.Date, m.Cores, m.MemoryGiB, m.CPU, m.GoVersion, m.OS)
+// tableWriter returns a tab-aligned writer over w and a function writing one row of it;
+// flush the writer when the table is done.
+func tableWriter(w io.Writer) (*tabwriter.Writer, func(cells ...any)) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	row := func(cells ...any) {
+	return tw, func(cells ...any) {
 		s := make([]string, len(cells))
 		for i, c := range cells {
 			s[i] = fmt.Sprint(c)
 		}
 		fmt.Fprintln(tw, strings.Join(s, "\t"))
 	}
+}
+
+// PrintTable writes the results as plain-text tables (the same figures as latest.json).
+func PrintTable(w io.Writer, res *Results) {
+	m := res.Machine
+	fmt.Fprintf(w, "\notelcol-longspan testbed — %s run, %s\nmachine: %d cores, %.1f GiB, %s, %s, %s\n",
+		res.Run, m.Date, m.Cores, m.MemoryGiB, m.CPU, m.GoVersion, m.OS)
+	tw, row := tableWriter(w)
 	hdr := func(title string) {
 		_ = tw.Flush()
 		fmt.Fprintf(w, "\n## %s\n", title)
