@@ -282,9 +282,10 @@ func scalarEnd(raw []byte, start int) int {
 		}
 		return start + 1
 	}
+	// A comment starts at a '#' after a blank.
+	comment := func(i int) bool { return raw[i] == '#' && i > start && (raw[i-1] == ' ' || raw[i-1] == '\t') }
 	end := start
-	for end < len(raw) && raw[end] != '\n' && raw[end] != ',' && raw[end] != ']' && raw[end] != ':' &&
-		!(raw[end] == '#' && end > start && (raw[end-1] == ' ' || raw[end-1] == '\t')) {
+	for end < len(raw) && raw[end] != '\n' && raw[end] != ',' && raw[end] != ']' && raw[end] != ':' && !comment(end) {
 		end++
 	}
 	return start + len(strings.TrimRight(string(raw[start:end]), " \t"))
