@@ -69,19 +69,12 @@ func isSnapshot(s ptrace.Span) bool {
 }
 
 func countSnapshots(td ptrace.Traces) (snaps, total int) {
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				total++
-				if isSnapshot(spans.At(k)) {
-					snaps++
-				}
-			}
+	eachSpan(td, func(s ptrace.Span) {
+		total++
+		if isSnapshot(s) {
+			snaps++
 		}
-	}
+	})
 	return snaps, total
 }
 
@@ -184,16 +177,24 @@ func snapshotSpanID(s ptrace.Span) pcommon.SpanID {
 	}
 }
 
+// eachSnapshot calls fn for every snapshot span of td, in order.
 func eachSnapshot(td ptrace.Traces, fn func(ptrace.Span)) {
+	eachSpan(td, func(s ptrace.Span) {
+		if isSnapshot(s) {
+			fn(s)
+		}
+	})
+}
+
+// eachSpan calls fn for every span of td, in order.
+func eachSpan(td ptrace.Traces, fn func(ptrace.Span)) {
 	rss := td.ResourceSpans()
 	for i := 0; i < rss.Len(); i++ {
 		sss := rss.At(i).ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
 			spans := sss.At(j).Spans()
 			for k := 0; k < spans.Len(); k++ {
-				if s := spans.At(k); isSnapshot(s) {
-					fn(s)
-				}
+				fn(spans.At(k))
 			}
 		}
 	}
