@@ -32,9 +32,13 @@ type Config struct {
 	// open span; past it they are released early, marked longspan.state=released_early.
 	// Default 1h.
 	MaxTraceHold time.Duration `mapstructure:"max_trace_hold"`
-	// SessionAttribute is the span or resource attribute that names the client session.
-	// Default "session.id"; empty disables the session_ended rule.
-	SessionAttribute string `mapstructure:"session_attribute"`
+	// SessionAttributes are the span or resource attributes that name the client
+	// session, tried in order: the first one set (to a non-empty value) names it, the
+	// span's own attribute before its resource's. Default ["session.id",
+	// "emb.user_session_id"] (Embrace Android 9.2 dropped session.id for the latter);
+	// an empty list disables the session rules. The single-key form
+	// `session_attribute: X` of older configurations is read as [X] (sessionkeys.go).
+	SessionAttributes []string `mapstructure:"session_attributes"`
 	// SessionSpanNames are the names of root spans that stand for a whole session (a
 	// page load, an app session). A new open one for a session ends the older ones of
 	// that session; an ended one ends every other open span of its session. Default
@@ -253,6 +257,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxAttributeDepth < 1 {
 		errs = append(errs, fmt.Errorf("limits.max_attribute_depth: %d must be at least 1", c.Limits.MaxAttributeDepth))
 	}
+	errs = append(errs, c.validateSessionAttributes()...)
 	errs = append(errs, c.Quotas.validate()...)
 	if c.Watermark.Enabled {
 		positive("watermark.stall_warning", c.Watermark.StallWarning, time.Second)

@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.BackgroundTimeout = 30 * time.Minute
 	custom.MaxDuration = 24 * time.Hour
 	custom.MaxTraceHold = 30 * time.Minute
-	custom.SessionAttribute = "app.session"
+	custom.SessionAttributes = []string{"app.session", "emb.user_session_id"}
 	custom.SessionSpanNames = []string{}
 	custom.Snapshot = SnapshotConfig{Interval: 10 * time.Second, MinAge: 20 * time.Second}
 	custom.ReleaseRetention = 90 * time.Second
@@ -72,6 +72,8 @@ func TestLoadConfig(t *testing.T) {
 				"quotas.log_interval: 0s must be at least 1s",
 				"quotas.max_logged_clients: 0 must be at least 1",
 				"quotas.per_session: max_open_spans, max_held_spans and max_bytes must be 0 (off) or positive",
+				"session_attributes: an attribute name must not be empty",
+				`session_attributes: "app.session" is listed twice`,
 			},
 		},
 	}

@@ -28,7 +28,7 @@ func createDefaultConfig() component.Config {
 		BackgroundTimeout: 15 * time.Minute,
 		MaxDuration:       168 * time.Hour,
 		MaxTraceHold:      time.Hour,
-		SessionAttribute:  "session.id",
+		SessionAttributes: []string{"session.id", "emb.user_session_id"},
 		SessionSpanNames:  []string{"page.session", "emb-session"},
 		Snapshot: SnapshotConfig{
 			Interval: 30 * time.Second,

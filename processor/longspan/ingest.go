@@ -93,7 +93,7 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 					drop(dropNoStartTime, &it)
 				case p.hostile(&it, scopeReason, drop):
 				default:
-					it.session = p.sessionOf(rs, span)
+					it.session = sessionIn(p.cfg.SessionAttributes, span.Attributes(), rs.Resource().Attributes())
 					it.source = sourceOTLPOpenSpan
 					if v, ok := span.Attributes().Get(attrReroutedHeartbeat); ok {
 						// Already heartbeat_factor × frequency, bounded by max_duration
@@ -111,19 +111,6 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 		}
 	}
 	return items, drops, probes
-}
-
-func (p *longspanProcessor) sessionOf(rs ptrace.ResourceSpans, span ptrace.Span) string {
-	if p.cfg.SessionAttribute == "" {
-		return ""
-	}
-	if v, ok := span.Attributes().Get(p.cfg.SessionAttribute); ok {
-		return v.AsString()
-	}
-	if v, ok := rs.Resource().Attributes().Get(p.cfg.SessionAttribute); ok {
-		return v.AsString()
-	}
-	return ""
 }
 
 // ingest applies the rules to every valid span of a request, under the journal lock.
