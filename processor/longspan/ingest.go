@@ -217,6 +217,10 @@ func (p *longspanProcessor) ingestEnded(tx *spanjournal.Tx, it *item, now time.T
 	case supersedeEnd:
 		p.passOn(tx, it, markSuperseding(c.At), now, res)
 		res.receive(outcomeSuperseding)
+		// Remembered as ended by its client: a repeat of this end (a mobile SDK's
+		// disk buffer sends a file again when its acknowledgement was lost) is
+		// dropped as a repeat, not superseding a second time.
+		tx.RememberClosed(spanjournal.SpanKey{Trace: it.traceID, Span: it.spanID}, spanjournal.Closed{At: now, Ended: true})
 		return
 	case passInterrupted:
 		p.passOn(tx, it, markInterrupted, now, res)
