@@ -139,3 +139,20 @@ const (
 	limitMaxHeldSpans    = "max_held_spans"
 	limitMaxJournalBytes = "max_journal_bytes"
 )
+
+// Mobile SDK inputs (docs/design.md, "What counts as what on input").
+const (
+	// eventSessionEnd is the OpenTelemetry session.end event (Android, Swift):
+	// LogRecord.event_name, the older Events API's event.name attribute
+	// (attrEventName), or the Swift instrumentation's body string.
+	eventSessionEnd = "session.end"
+	attrEventName   = "event.name"
+)
+
+// Reasons of otelcol_longspan_session_end_events.
+const (
+	// sessionEndEnded: the event named a session; its open spans were reconciled.
+	sessionEndEnded = "ended"
+	// sessionEndNoSession: the event named none of session_attributes.
+	sessionEndNoSession = "no_session"
+)

@@ -24,7 +24,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.BackgroundTimeout = 30 * time.Minute
 	custom.MaxDuration = 24 * time.Hour
 	custom.MaxTraceHold = 30 * time.Minute
-	custom.SessionAttributes = []string{"app.session", "emb.user_session_id"}
+	custom.SessionAttributes = []string{"app.session", "session.id"}
 	custom.SessionSpanNames = []string{}
 	custom.Snapshot = SnapshotConfig{Interval: 10 * time.Second, MinAge: 20 * time.Second}
 	custom.ReleaseRetention = 90 * time.Second

@@ -8,9 +8,11 @@ import (
 )
 
 // ConsumeLogs reads partial-span heartbeat records into the shared journal: a
-// heartbeat is an open-span update, a stop/ended record the span's final version. All
+// heartbeat is an open-span update, a stop/ended record the span's final version. It
+// also reads session.end events, which end their session (sessionend.go). All
 // records of a request share one journal update (one fsync). Heartbeat records are
-// consumed unless pass_heartbeat_logs is set; other records go on untouched.
+// consumed unless pass_heartbeat_logs is set; other records, session.end events
+// included, go on untouched.
 func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	now := p.clock.Now()
 	var items []item
@@ -18,7 +20,10 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 	var logProbes []plog.LogRecord
 	drops := map[string]int{}
 	consumed := 0
+	var ends []sessionEnd
+	endsWithoutSession := 0
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		resource := ld.ResourceLogs().At(i).Resource()
 		sls := ld.ResourceLogs().At(i).ScopeLogs()
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
@@ -29,6 +34,15 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 					consumed++
 					if p.cfg.RerouteHeartbeats {
 						logProbes = append(logProbes, lrs.At(k))
+					}
+					continue
+				}
+				if end, ok := p.readSessionEnd(resource, lrs.At(k)); ok {
+					// A session.end event: read, and passed on like any other record.
+					if end.session == "" {
+						endsWithoutSession++
+					} else {
+						ends = append(ends, end)
 					}
 					continue
 				}
@@ -63,12 +77,18 @@ func (p *longspanProcessor) ConsumeLogs(ctx context.Context, ld plog.Logs) error
 			return err
 		}
 	}
-	if len(items) > 0 {
-		out, err := p.apply(ctx, items, now)
+	if endsWithoutSession > 0 {
+		p.telemetry.LongspanSessionEndEvents.Add(ctx, int64(endsWithoutSession), withReason(sessionEndNoSession))
+	}
+	if len(items) > 0 || len(ends) > 0 {
+		out, err := p.apply(ctx, items, ends, now)
 		if err != nil {
 			return err
 		}
 		p.count(ctx, drops, out)
+		if len(ends) > 0 {
+			p.telemetry.LongspanSessionEndEvents.Add(ctx, int64(len(ends)), withReason(sessionEndEnded))
+		}
 	} else {
 		p.count(ctx, drops, ruleResult{})
 	}

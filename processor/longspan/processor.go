@@ -129,7 +129,7 @@ func (p *longspanProcessor) Shutdown(context.Context) error {
 func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	now := p.clock.Now()
 	items, drops, probes := p.classify(td, now)
-	out, err := p.apply(ctx, items, now)
+	out, err := p.apply(ctx, items, nil, now)
 	if err != nil {
 		return err
 	}
@@ -144,9 +144,10 @@ func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 	return p.next.ConsumeTraces(ctx, passThrough(items))
 }
 
-// apply runs the rules on the valid spans of one request under one journal update,
-// and delivers the traces it completed when this instance is the emitter.
-func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Time) (ruleResult, error) {
+// apply runs the rules on the valid spans and session.end events of one request under
+// one journal update, and delivers the traces it completed when this instance is the
+// emitter.
+func (p *longspanProcessor) apply(ctx context.Context, items []item, ends []sessionEnd, now time.Time) (ruleResult, error) {
 	var res ruleResult
 	client := p.clientOf(ctx)
 	for i := range items {
@@ -157,6 +158,7 @@ func (p *longspanProcessor) apply(ctx context.Context, items []item, now time.Ti
 			return err
 		}
 		res = p.ingest(tx, items, now)
+		p.applySessionEnds(tx, ends, client, now, &res)
 		p.takeForDelivery(tx, res.released)
 		return nil
 	})

@@ -132,19 +132,25 @@ func editPayload(b []byte, readErr error, edit func(ptrace.Span)) ([]byte, error
 }
 
 // reconcileSession applies the session_ended rule for the session span in it: the open
-// spans of the same session in other traces, started before it, will never end. The
-// rule trusts the session span only for spans last reported by the same client
-// (docs/design.md, "How far the session rule trusts a client").
+// spans of the same session in other traces, started before it, will never end.
 func (p *longspanProcessor) reconcileSession(tx *spanjournal.Tx, it *item, now time.Time, res *ruleResult) {
 	cutoff := it.span.StartTimestamp().AsTime()
 	if !it.open {
 		cutoff = it.span.EndTimestamp().AsTime()
 	}
-	for _, s := range tx.SessionSpans(it.session) {
-		if s.TraceID == it.traceID || !s.Start().Before(cutoff) {
+	p.closeSessionSpans(tx, sessionEnd{session: it.session, before: cutoff}, it.client, it.traceID, now, res)
+}
+
+// closeSessionSpans reconciles session_ended the open spans of a session that is over, in
+// other traces than except, started before end.before (any time, when zero). The
+// rule trusts whoever ended the session (client) only for spans last reported by the
+// same client (docs/design.md, "How far the session rule trusts a client").
+func (p *longspanProcessor) closeSessionSpans(tx *spanjournal.Tx, end sessionEnd, client string, except pcommon.TraceID, now time.Time, res *ruleResult) {
+	for _, s := range tx.SessionSpans(end.session) {
+		if s.TraceID == except || (!end.before.IsZero() && !s.Start().Before(end.before)) {
 			continue
 		}
-		if p.cfg.Quotas.SessionRuleSameClient && it.client != "" && s.Client() != "" && s.Client() != it.client {
+		if p.cfg.Quotas.SessionRuleSameClient && client != "" && s.Client() != "" && s.Client() != client {
 			// Knowing a session id is not enough to close the session's spans: only
 			// the client that reports them may. They keep their idle deadline.
 			res.untrustedSession++

@@ -32,6 +32,7 @@ type TelemetryBuilder struct {
 	LongspanReconciledIdsEvicted metric.Int64Counter
 	LongspanReleaseFailures      metric.Int64Counter
 	LongspanRequestsRefused      metric.Int64Counter
+	LongspanSessionEndEvents     metric.Int64Counter
 	LongspanSessionRuleUntrusted metric.Int64Counter
 	LongspanSnapshotsEmitted     metric.Int64Counter
 	LongspanSpansDropped         metric.Int64Counter
@@ -109,6 +110,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_longspan_requests_refused",
 		metric.WithDescription("Requests refused with a retryable error because a limit (HTTP 503 / gRPC UNAVAILABLE) or a client's, session's or trace's quota (HTTP 429 / gRPC RESOURCE_EXHAUSTED) was reached. [Development]"),
 		metric.WithUnit("{requests}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanSessionEndEvents, err = builder.meter.Int64Counter(
+		"otelcol_longspan_session_end_events",
+		metric.WithDescription("session.end log events read (OpenTelemetry Android and Swift Sessions instrumentation), by reason - ended (it named a session, whose open spans were reconciled session_ended) or no_session (it named none of session_attributes). The records go on down the logs pipeline. [Development]"),
+		metric.WithUnit("{records}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanSessionRuleUntrusted, err = builder.meter.Int64Counter(

@@ -117,6 +117,22 @@ func AssertEqualLongspanRequestsRefused(t *testing.T, tt *componenttest.Telemetr
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualLongspanSessionEndEvents(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_longspan_session_end_events",
+		Description: "session.end log events read (OpenTelemetry Android and Swift Sessions instrumentation), by reason - ended (it named a session, whose open spans were reconciled session_ended) or no_session (it named none of session_attributes). The records go on down the logs pipeline. [Development]",
+		Unit:        "{records}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_longspan_session_end_events")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualLongspanSessionRuleUntrusted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_longspan_session_rule_untrusted",

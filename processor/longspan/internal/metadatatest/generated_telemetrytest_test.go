@@ -25,6 +25,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanReconciledIdsEvicted.Add(context.Background(), 1)
 	tb.LongspanReleaseFailures.Add(context.Background(), 1)
 	tb.LongspanRequestsRefused.Add(context.Background(), 1)
+	tb.LongspanSessionEndEvents.Add(context.Background(), 1)
 	tb.LongspanSessionRuleUntrusted.Add(context.Background(), 1)
 	tb.LongspanSnapshotsEmitted.Add(context.Background(), 1)
 	tb.LongspanSpansDropped.Add(context.Background(), 1)
@@ -53,6 +54,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanRequestsRefused(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanSessionEndEvents(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanSessionRuleUntrusted(t, testTel,
