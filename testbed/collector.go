@@ -101,6 +101,37 @@ func (c *Collector) OpenSpans() (harness.OpenSpansView, error) {
 	return harness.OpenSpansAt(c.Params.JournalHTTP, 1)
 }
 
+// Rig is a scenario's usual set-up: a collector of one configuration, started (health
+// 200), and a sender to it. Close stops both.
+type Rig struct {
+	*Collector
+	Snd *Sender
+}
+
+// StartRig renders, validates and starts the collector name of p, exporting to be, and
+// connects a sender to it.
+func (e *Env) StartRig(name string, p CollectorParams, be *Backend) (*Rig, error) {
+	c, err := e.NewCollector(name, p, be.GRPC)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Start(); err != nil {
+		return nil, err
+	}
+	snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
+	if err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return &Rig{Collector: c, Snd: snd}, nil
+}
+
+// Close closes the sender and stops the collector.
+func (g *Rig) Close() {
+	g.Snd.Close()
+	g.Stop()
+}
+
 // Backend is a running mock backend process.
 type Backend struct {
 	GRPC, HTTP string

@@ -189,20 +189,13 @@ func (r *Runner) scenarioCompleteness() (*CompletenessResult, error) {
 	for _, mode := range []Mode{Baseline, Longspan} {
 		t0 := time.Now()
 		_ = be.Reset("detail")
-		c, err := r.env.NewCollector("completeness-"+string(mode), CollectorParams{
+		rig, err := r.env.StartRig("completeness-"+string(mode), CollectorParams{
 			Mode: mode, SamplePercent: 50, SnapInterval: 500 * time.Millisecond, IdleTimeout: 3 * time.Second,
-		}, be.GRPC)
+		}, be)
 		if err != nil {
 			return nil, err
 		}
-		if _, err := c.Start(); err != nil {
-			return nil, err
-		}
-		snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
-		if err != nil {
-			c.Stop()
-			return nil, err
-		}
+		c, snd := rig.Collector, rig.Snd
 		r.logf("completeness/%s: %d sessions over %v", mode, r.o.Sessions, r.o.SessionWindow)
 		ctx, cancel := context.WithTimeout(context.Background(), r.o.SessionWindow+2*time.Minute)
 		sessions := RunSessions(ctx, snd, SessionParams{

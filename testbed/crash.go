@@ -41,21 +41,14 @@ func (r *Runner) crashLoop(mode Mode, kills int) (CrashFigures, error) {
 		return f, err
 	}
 	defer be.Stop()
-	c, err := r.env.NewCollector("crash-"+string(mode), CollectorParams{
+	rig, err := r.env.StartRig("crash-"+string(mode), CollectorParams{
 		Mode: mode, SnapInterval: 500 * time.Millisecond, IdleTimeout: 3 * time.Second,
-	}, be.GRPC)
+	}, be)
 	if err != nil {
 		return f, err
 	}
-	if _, err := c.Start(); err != nil {
-		return f, err
-	}
-	defer c.Stop()
-	snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
-	if err != nil {
-		return f, err
-	}
-	defer snd.Close()
+	defer rig.Close()
+	c, snd := rig.Collector, rig.Snd
 	ledger := NewLedger()
 	rng := rand.New(rand.NewPCG(r.o.Seed, 99))
 	// Expected load time: kills × mean uptime (1.75 s) + restart.

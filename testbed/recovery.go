@@ -48,23 +48,16 @@ func (r *Runner) scenarioRecovery() (*RecoveryResult, error) {
 	res.BaselineReadySec = round3(d.Seconds())
 	bc.Stop()
 
-	c, err := r.env.NewCollector("recovery-longspan", CollectorParams{
+	rig, err := r.env.StartRig("recovery-longspan", CollectorParams{
 		Mode: Longspan, SnapInterval: 0, IdleTimeout: time.Hour,
 		MaxOpen: int(r.o.RecoverySpans) * 2, MaxHeld: int(r.o.RecoverySpans) * 2,
 		Overlay: quotasOff(),
-	}, be.GRPC)
+	}, be)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := c.Start(); err != nil {
-		return nil, err
-	}
-	defer c.Stop()
-	snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
-	if err != nil {
-		return nil, err
-	}
-	defer snd.Close()
+	defer rig.Close()
+	c, snd := rig.Collector, rig.Snd
 	p := r.bulkParams(OpenOnly)
 	// 4 open spans per trace (a session with three open children), 500 traces a request.
 	p.Workers, p.TracesPerReq, p.SpansPerTrace, p.TotalSpans = 6, 500, 4, r.o.RecoverySpans
@@ -132,25 +125,18 @@ func (r *Runner) overload(mode Mode) (OverloadFigures, error) {
 		return f, err
 	}
 	defer be.Stop()
-	c, err := r.env.NewCollector("overload-"+string(mode), CollectorParams{
+	rig, err := r.env.StartRig("overload-"+string(mode), CollectorParams{
 		Mode: mode, SnapInterval: 0, IdleTimeout: time.Hour, MaxOpen: r.o.OverloadLimit,
 		Overlay: quotasOff(),
-	}, be.GRPC)
+	}, be)
 	if err != nil {
 		return f, err
 	}
-	if _, err := c.Start(); err != nil {
-		return f, err
-	}
-	defer c.Stop()
+	defer rig.Close()
+	c, snd := rig.Collector, rig.Snd
 	if st, err := c.Stat(); err == nil {
 		f.IdleRSSMB = round1(float64(st.RSSBytes) / (1 << 20))
 	}
-	snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
-	if err != nil {
-		return f, err
-	}
-	defer snd.Close()
 	ledger := NewLedger()
 	p := r.bulkParams(OpenOnly)
 	p.Workers, p.TracesPerReq, p.SpansPerTrace = 4, 250, 2

@@ -78,22 +78,15 @@ func (r *Runner) oneRoundP(be *Backend, mode Mode, kind BulkKind, round int, rat
 	var rf RoundFigures
 	_ = be.Reset("count")
 	name := fmt.Sprintf("tput-%s-%s-%d-%v-%v", kind, mode, round, rate > 0, noRouting)
-	c, err := r.env.NewCollector(name, CollectorParams{
+	rig, err := r.env.StartRig(name, CollectorParams{
 		Mode: mode, NoRouting: noRouting, SnapInterval: 500 * time.Millisecond, IdleTimeout: 30 * time.Second,
 		JournalDir: filepath.Join(r.env.WorkDir, name, "journal"),
-	}, be.GRPC)
+	}, be)
 	if err != nil {
 		return BulkResult{}, rf, err
 	}
-	if _, err := c.Start(); err != nil {
-		return BulkResult{}, rf, err
-	}
-	defer c.Stop()
-	snd, err := NewSender(c.Params.GRPC, c.Params.HTTP)
-	if err != nil {
-		return BulkResult{}, rf, err
-	}
-	defer snd.Close()
+	defer rig.Close()
+	c, snd := rig.Collector, rig.Snd
 	p := r.bulkParams(kind)
 	p.Rate = rate
 	// warm-up (connections, JIT of maps, first segment)
