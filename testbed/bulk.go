@@ -60,14 +60,16 @@ func (r BulkResult) SpansPerSec() float64 {
 	return float64(r.AckedSpans) / r.Elapsed.Seconds()
 }
 
-func (r BulkResult) P(q float64) time.Duration {
-	if len(r.Latencies) == 0 {
+func (r BulkResult) P(q float64) time.Duration { return quantile(r.Latencies, q) }
+
+// quantile is the q-quantile of ds (the rank q·(n-1), rounded down); 0 when ds is empty.
+func quantile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
 		return 0
 	}
-	l := append([]time.Duration(nil), r.Latencies...)
+	l := append([]time.Duration(nil), ds...)
 	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	i := int(q * float64(len(l)-1))
-	return l[i]
+	return l[int(q*float64(len(l)-1))]
 }
 
 type openRoot struct {

@@ -101,6 +101,21 @@ func (c *Collector) OpenSpans() (harness.OpenSpansView, error) {
 	return harness.OpenSpansAt(c.Params.JournalHTTP, 1)
 }
 
+// WaitDrained polls the open-span view until it holds no open and no held span, or limit
+// passes; it returns the last view read.
+func (c *Collector) WaitDrained(limit time.Duration) harness.OpenSpansView {
+	var last harness.OpenSpansView
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		if v, err := c.OpenSpans(); err == nil {
+			last = v
+			if v.TotalOpen == 0 && v.HeldSpans == 0 {
+				break
+			}
+		}
+	}
+	return last
+}
+
 // Rig is a scenario's usual set-up: a collector of one configuration, started (health
 // 200), and a sender to it. Close stops both.
 type Rig struct {

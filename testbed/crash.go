@@ -115,17 +115,8 @@ func (r *Runner) crashLoop(mode Mode, kills int) (CrashFigures, error) {
 	// Let reconciliation, release and tail_sampling finish, then wait for quiet.
 	time.Sleep(3 * time.Second)
 	if mode == Longspan {
-		deadline := time.Now().Add(60 * time.Second)
-		for time.Now().Before(deadline) {
-			v, err := c.OpenSpans()
-			if err == nil {
-				f.EndOpen, f.EndHeld = v.TotalOpen, v.HeldSpans
-				if v.TotalOpen == 0 && v.HeldSpans == 0 {
-					break
-				}
-			}
-			time.Sleep(250 * time.Millisecond)
-		}
+		v := c.WaitDrained(60 * time.Second)
+		f.EndOpen, f.EndHeld = v.TotalOpen, v.HeldSpans
 	}
 	if _, err := be.WaitQuiet(4*time.Second, 4*time.Second, 120*time.Second); err != nil {
 		r.logf("crash/%s: %v", mode, err)

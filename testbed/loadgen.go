@@ -97,6 +97,9 @@ type SenderOptions struct {
 	// KeepLatencies keeps the latency of every acknowledged logical send, from its
 	// first attempt to its acknowledgement (retries included), for Latencies.
 	KeepLatencies bool
+	// MaxConns bounds the HTTP connections (kept alive between requests); a request
+	// beyond them waits for one. 0: 256.
+	MaxConns int
 }
 
 // NewSender is a sender with default options.
@@ -128,6 +131,9 @@ func NewSenderWith(grpcAddr, httpAddr string, o SenderOptions) (*Sender, error) 
 		return nil, err
 	}
 	tr := &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 256}
+	if o.MaxConns > 0 {
+		tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost = o.MaxConns, o.MaxConns
+	}
 	if o.LocalIP != "" {
 		tr.DialContext = dialer.DialContext
 	}
@@ -269,7 +275,7 @@ func (s *Sender) attemptTraces(ctx context.Context, f *Sender, td ptrace.Traces,
 	if err != nil {
 		return false, false, err
 	}
-	return f.postHTTP(ctx, "/v1/traces", body, hdr)
+	return f.postHTTP(ctx, "/v1/traces", "application/x-protobuf", body, hdr)
 }
 
 func (s *Sender) attemptLogs(ctx context.Context, f *Sender, ld plog.Logs) (refused, retry bool, err error) {
@@ -302,7 +308,7 @@ func quotaRefusal(err error) bool {
 	return status.Code(err) == codes.ResourceExhausted
 }
 
-func (s *Sender) postHTTP(ctx context.Context, path string, body []byte, hdr map[string]string) (refused, retry bool, err error) {
+func (s *Sender) postHTTP(ctx context.Context, path, contentType string, body []byte, hdr map[string]string) (refused, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.url+path, bytes.NewReader(body))
 	if err != nil {
 		return false, false, err
@@ -310,7 +316,7 @@ func (s *Sender) postHTTP(ctx context.Context, path string, body []byte, hdr map
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Content-Type", contentType)
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return false, true, err
@@ -407,6 +413,22 @@ func (s *Sender) retryLoop(ctx context.Context, r Retry, attempt func() (bool, b
 func (s *Sender) SendTraces(ctx context.Context, td ptrace.Traces, useHTTP bool, r Retry) SendResult {
 	next := s.rotation()
 	return s.withRetry(ctx, r, td.SpanCount(), func() (bool, bool, error) { return s.attemptTraces(ctx, next(), td, useHTTP) })
+}
+
+// SendTracesJSON posts td as OTLP/JSON (Content-Type application/json), as a browser's
+// exporter does, with retries; the body is encoded once.
+func (s *Sender) SendTracesJSON(ctx context.Context, td ptrace.Traces, r Retry) SendResult {
+	body, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+	if err != nil {
+		return SendResult{Err: err}
+	}
+	next := s.rotation()
+	return s.withRetry(ctx, r, td.SpanCount(), func() (bool, bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+		defer cancel()
+		ctx, hdr := s.withHeaders(ctx)
+		return next().postHTTP(ctx, "/v1/traces", "application/json", body, hdr)
+	})
 }
 
 // SendLogs sends ld over gRPC with retries.
@@ -522,6 +544,20 @@ type LossReport struct {
 	SpansDuplicate int `json:"spans_delivered_more_than_once"`
 	Superseding    int `json:"superseding_deliveries"`
 	BackendSpans   int `json:"backend_spans_non_snapshot"`
+}
+
+// lossWhenQuiet waits until be received nothing for quiet (a backend still receiving after
+// limit is logged, not fatal) and compares what it received with l (CompareLoss).
+func (r *Runner) lossWhenQuiet(be *Backend, l *Ledger, what string, quiet, limit time.Duration) (LossReport, []SpanKey, error) {
+	if _, err := be.WaitQuiet(quiet, quiet, limit); err != nil {
+		r.logf("%s: %v", what, err)
+	}
+	recs, err := be.Records()
+	if err != nil {
+		return LossReport{}, nil, err
+	}
+	rep, missing := CompareLoss(l, recs)
+	return rep, missing, nil
 }
 
 // CompareLoss: every acked span must be at the backend at least once as a non-snapshot

@@ -173,14 +173,10 @@ func (r *Runner) overload(mode Mode) (OverloadFigures, error) {
 		td, _, _ := buildBulk(ep, ends[i:j])
 		snd.SendTraces(context.Background(), td, false, Retry{MaxElapsed: 60 * time.Second})
 	}
-	if _, err := be.WaitQuiet(3*time.Second, 3*time.Second, 90*time.Second); err != nil {
-		r.logf("overload/%s: %v", mode, err)
-	}
-	recs, err := be.Records()
+	rep, _, err := r.lossWhenQuiet(be, ledger, "overload/"+string(mode), 3*time.Second, 90*time.Second)
 	if err != nil {
 		return f, err
 	}
-	rep, _ := CompareLoss(ledger, recs)
 	f.Missing, f.Delivered = rep.Missing, rep.Acked-rep.Missing
 	r.logf("overload/%s: offered %d, acked %d, refused %d requests (%d spans), collector refused metric %.0f, peak RSS %.0f MB, missing %d",
 		mode, f.Offered, f.Acked, f.RefusedRequests, f.RefusedSpans, f.CollectorRefused, f.PeakRSSMB, f.Missing)

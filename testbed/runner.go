@@ -37,6 +37,9 @@ type Options struct {
 	HeldSpans     int64         // held_scale: held spans to build (open roots + ended children)
 	Repeat        int           // scale_out: runs, each a fresh deployment (0 or 1: one)
 	Log           io.Writer
+
+	// BrowserMeasure is browser_load's measured window per step (0: 20 s full, 4 s quick).
+	BrowserMeasure time.Duration
 }
 
 func QuickOptions() Options {
@@ -193,6 +196,14 @@ func Run(o Options) (*Results, error) {
 	step("overload", func() (err error) { r.res.Overload, err = r.scenarioOverload(); return })
 	step("recovery", func() (err error) { r.res.Recovery, err = r.scenarioRecovery(); return })
 	step("throughput", func() (err error) { r.res.Throughput, err = r.scenarioThroughput(); return })
+	step("browser_load", func() error {
+		bl, err := r.scenarioBrowserLoad()
+		if r.res.Throughput == nil {
+			r.res.Throughput = &ThroughputResult{}
+		}
+		r.res.Throughput.BrowserLoad = bl
+		return err
+	})
 	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOutRepeated(); return })
 	step("abuse", func() (err error) { r.res.Abuse, err = r.scenarioAbuse(); return })
 	step("held_scale", func() (err error) { r.res.HeldScale, err = r.scenarioHeldScale(); return })
@@ -215,9 +226,12 @@ func Run(o Options) (*Results, error) {
 // targets records the targets, met or not (never asserted).
 func (r *Runner) targets() {
 	t := &r.res.Targets
-	if tp := r.res.Throughput; tp != nil {
+	if tp := r.res.Throughput; tp != nil && len(tp.PassThrough.Baseline.Rounds) > 0 {
 		*t = append(*t, Check{"pass-through throughput >= 97% of baseline", tp.PassThrough.TargetMet, fmt.Sprintf("%.1f%%", tp.PassThrough.RatioPct)})
 		*t = append(*t, Check{"journaled throughput >= 80% of baseline", tp.Journaled.TargetMet, fmt.Sprintf("%.1f%%", tp.Journaled.RatioPct)})
+	}
+	if tp := r.res.Throughput; tp != nil && tp.BrowserLoad != nil {
+		*t = append(*t, tp.BrowserLoad.Checks...)
 	}
 	if so := r.res.ScaleOut; so != nil {
 		ok := so.MissingAcked == 0 && so.FalseReconciled == 0 && so.SplitTraces == 0

@@ -54,7 +54,7 @@ func PrintTable(w io.Writer, res *Results) {
 				fmt.Sprintf("%.0f / %.0f (n=%d)", lk.RootVisiblePct, lk.KeptCompletePct, lk.Sessions))
 		}
 	}
-	if t := res.Throughput; t != nil {
+	if t := res.Throughput; t != nil && len(t.PassThrough.Baseline.Rounds) > 0 {
 		for _, x := range []struct {
 			name string
 			w    WorkloadThroughput
@@ -71,6 +71,10 @@ func PrintTable(w io.Writer, res *Results) {
 			}
 			row("longspan / baseline throughput", "", fmt.Sprintf("%.1f%% (target %.0f%%: %s)", x.w.RatioPct, x.w.TargetPct, met(x.w.TargetMet)))
 		}
+	}
+	if t := res.Throughput; t != nil && t.BrowserLoad != nil {
+		_ = tw.Flush()
+		printBrowserLoad(w, t.BrowserLoad)
 	}
 	if c := res.CrashLoop; c != nil {
 		b, l := c.Baseline, c.Longspan

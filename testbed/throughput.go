@@ -46,10 +46,13 @@ type WorkloadThroughput struct {
 	LongspanNoRouting *ModeThroughput `json:"longspan_without_snapshot_routing,omitempty"`
 }
 
+// ThroughputResult is the throughput scenario: the closed-loop rounds (a diagnostic since
+// issue #21) and browser_load, the open-loop browser load (its own step, browser_load).
 type ThroughputResult struct {
 	PassThrough WorkloadThroughput `json:"pass_through"`
 	Journaled   WorkloadThroughput `json:"journaled"`
 	Note        string             `json:"note"`
+	BrowserLoad *BrowserLoadResult `json:"browser_load,omitempty"`
 }
 
 func median(xs []float64) float64 {

@@ -26,10 +26,11 @@ func main() {
 	quick := flag.Bool("quick", false, "reduced run (the one make testbed-quick / make test use)")
 	full := flag.Bool("full", false, "full run (default)")
 	out := flag.String("out", "testbed/results", "directory for latest.json")
-	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,crash_loop,recovery,overload,scale_out,abuse,held_scale")
+	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,browser_load,crash_loop,recovery,overload,scale_out,abuse,held_scale")
 	heldSpans := flag.Int64("held-spans", 0, "held_scale: held spans to build (default: 200000 quick, 10000000 full)")
 	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
 	repeat := flag.Int("repeat", 1, "scale_out: run it this many times, each a fresh deployment; latest.json gets runs, runs_passed and a summary per run")
+	browserMeasure := flag.Duration("browser-measure", 0, "browser_load: measured window of each step (default: 20s full, 4s quick)")
 	flag.Parse()
 	_ = full
 	o := testbed.FullOptions()
@@ -41,6 +42,7 @@ func main() {
 		o.Bin = "_build/otelcol-longspan"
 	}
 	o.OutDir, o.WorkDir, o.Repeat = *out, *work, *repeat
+	o.BrowserMeasure = *browserMeasure
 	if *heldSpans > 0 {
 		o.HeldSpans = *heldSpans
 	}
