@@ -24,18 +24,11 @@ const (
 
 	// attrEmbraceErrorCode is Embrace's interruption code on an ended span.
 	attrEmbraceErrorCode = "emb.error_code"
-	// attrClientHint carries what our web client knows about an open span's future:
-	// hintPageUnload means the page is gone and the span will never end.
+	// attrClientHint carries what our clients know about an open span's future
+	// (engine.Hint*).
 	attrClientHint = "longspan.client.hint"
-	hintPageUnload = "page_unload"
-	// hintAppTerminated: our React Native client reports, at the next launch, the
-	// open spans of a run that was killed or crashed, with attrClientLastSeen.
-	hintAppTerminated = "app_terminated"
-	// hintAppBackground: the app went to the background; the span may be silent for
-	// background_timeout before it is taken for gone.
-	hintAppBackground = "app_background"
-	// attrClientLastSeen is, with hintAppTerminated, the last time (the client's
-	// clock, Unix ns) the dead run knew the span open.
+	// attrClientLastSeen is, with engine.HintAppTerminated, the last time (the
+	// client's clock, Unix ns) the dead run knew the span open.
 	attrClientLastSeen = "longspan.client.last_seen_unix_nano"
 )
 
@@ -72,17 +65,8 @@ const (
 	sourceEmbrace      = "embrace"
 )
 
-// Values of longspan.close_reason (docs/design.md, promise 5), also the reason of
-// otelcol_longspan_spans_reconciled.
-const (
-	reasonIdleTimeout      = "idle_timeout"
-	reasonSessionEnded     = "session_ended"
-	reasonMaxDuration      = "max_duration"
-	reasonParentReconciled = "parent_reconciled"
-	// reasonClientInterrupted is a span the client itself gave up on: an Embrace
-	// interruption code, or a browser's unload hint.
-	reasonClientInterrupted = "client_interrupted"
-)
+// The values of longspan.close_reason, and most reasons of the span counters, are
+// the rules' (internal/engine's vocab.go).
 
 // Keys of the processor's metric attributes (metadata.yaml).
 const (
@@ -102,9 +86,6 @@ const (
 	dropEndBeforeStart = "end_before_start"
 	dropStartInFuture  = "start_in_future"
 	dropNoStartTime    = "no_start_time"
-	dropTooLarge       = "too_large"
-	dropStaleSnapshot  = "stale_snapshot"
-	dropUnencodable    = "unencodable"
 )
 
 // Reasons of otelcol_longspan_log_records_dropped: why a heartbeat record was dropped.
@@ -113,23 +94,6 @@ const (
 	dropNotOneSpan   = "not_one_span"
 	dropUnknownEvent = "unknown_event"
 	dropBadEndedSpan = "ended_without_end_time"
-)
-
-// Reasons of otelcol_longspan_spans_received: what became of a valid span.
-const (
-	outcomePassed  = "passed"
-	outcomeOpened  = "opened"
-	outcomeUpdated = "updated"
-	outcomeHeld    = "held"
-	outcomeEnded   = "ended"
-	// outcomeGraceHeld is an ended span held for parent_grace because its parent is
-	// not known yet.
-	outcomeGraceHeld = "grace_held"
-	// outcomeSuperseding is the real end of a span the collector had reconciled.
-	outcomeSuperseding = "superseding"
-	// outcomeRepeat is a repeat delivery of a span its client ended that was released
-	// already: not sent on again.
-	outcomeRepeat = "repeat"
 )
 
 // Values of the limit attribute of otelcol_longspan_requests_refused: the limit that

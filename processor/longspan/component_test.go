@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"go.opentelemetry.io/collector/receiver/otlpreceiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // fixturesDir holds the wire samples: what real clients send, as OTLP/JSON.
@@ -122,7 +124,7 @@ func TestFixturesThroughReceiverAndTailSampling(t *testing.T) {
 	require.True(t, ok)
 	assert.Equal(t, "page.session", parent.Name())
 	assert.Equal(t, ptrace.StatusCodeError, parent.Status().Code())
-	assert.Equal(t, reasonIdleTimeout, attr(parent, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(parent, attrCloseReason))
 	assert.Equal(t, lastSeen.UnixNano(), int64(parent.EndTimestamp()))
 	assert.Equal(t, "http://127.0.0.1:39115/", attr(parent, "page.url"), "the client's attributes are kept")
 	kid, ok := findSpan(got[0], child.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SpanID())

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/wal"
 )
 
@@ -526,7 +527,7 @@ func scenarioSpanInto(td ptrace.Traces, r *programReader, now time.Time) ptrace.
 		s.Attributes().PutStr("session.id", fmt.Sprintf("s%d", session))
 	}
 	if flags&1 != 0 {
-		s.Attributes().PutStr(attrClientHint, hintPageUnload)
+		s.Attributes().PutStr(attrClientHint, engine.HintPageUnload)
 	}
 	if flags&2 != 0 {
 		s.Attributes().PutStr(attrEmbraceErrorCode, "user_abandon")

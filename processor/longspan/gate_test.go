@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -73,7 +74,7 @@ func TestSilenceIsTheLowestFrontTierInstancesWatermark(t *testing.T) {
 	h.advance(time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(got[0][0], attrCloseReason))
 	assert.Equal(t, lastSeen.UnixNano(), int64(got[0][0].EndTimestamp()))
 }
 
@@ -121,12 +122,12 @@ func TestEndedSpanIsRememberedPastItsRelease(t *testing.T) {
 	h.advance(time.Minute)
 	assert.Len(t, h.sink.AllTraces(), 1, "neither the snapshot nor the repeat went on")
 	metadatatest.AssertEqualLongspanSpansDropped(t, h.tel, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropStaleSnapshot))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.DropStaleSnapshot))},
 	}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualLongspanSpansReceived(t, h.tel, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeOpened))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeEnded))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeOpened))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeEnded))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeRepeat))},
 	}, metricdatatest.IgnoreTimestamp())
 }
 
@@ -143,8 +144,8 @@ func TestRepeatWhileTheReleasedBatchIsJournaledIsNotReleasedAgain(t *testing.T) 
 	h.advance(time.Second)
 	assert.Len(t, h.sink.AllTraces(), 1, "the copy is a repeat")
 	metadatatest.AssertEqualLongspanSpansReceived(t, h.tel, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomePassed))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeRepeat))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomePassed))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeRepeat))},
 	}, metricdatatest.IgnoreTimestamp())
 }
 
@@ -159,7 +160,7 @@ func mobileSnapshot(start time.Time, attrs map[string]string) spanSpec {
 func TestAppInBackgroundIsSilentForBackgroundTimeout(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = 5 * time.Second; c.BackgroundTimeout = time.Minute })
-	h.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppBackground})))
+	h.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: engine.HintAppBackground})))
 	h.advance(30 * time.Second)
 	assert.Empty(t, h.sink.AllTraces(), "backgrounded: idle_timeout does not apply")
 	// Back in the foreground: a report without the hint restores idle_timeout.
@@ -169,18 +170,18 @@ func TestAppInBackgroundIsSilentForBackgroundTimeout(t *testing.T) {
 	h.advance(2 * time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1, "idle_timeout again once the app is active")
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(got[0][0], attrCloseReason))
 
 	// Backgrounded and never back: reconciled after background_timeout.
 	h2 := newHarness(t, t.TempDir(), clk, func(c *Config) { c.IdleTimeout = 5 * time.Second; c.BackgroundTimeout = time.Minute })
-	h2.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppBackground})))
+	h2.mustConsume(traces(mobileSnapshot(t0, map[string]string{attrClientHint: engine.HintAppBackground})))
 	seen := clk.Now()
 	h2.advance(59 * time.Second)
 	assert.Empty(t, h2.sink.AllTraces())
 	h2.advance(time.Second)
 	got = allSpans(h2.sink)
 	require.Len(t, got, 1)
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(got[0][0], attrCloseReason))
 	assert.Equal(t, seen.UnixNano(), int64(got[0][0].EndTimestamp()))
 }
 
@@ -190,7 +191,7 @@ func TestAppTerminatedIsClosedAtOnceAtTheClientsLastSeen(t *testing.T) {
 	clk := &manualClock{now: t0.Add(time.Hour)}
 	h := newHarness(t, t.TempDir(), clk, nil)
 	lastSeen := t0.Add(10 * time.Minute)
-	td := traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppTerminated}), endedKid(t0.Add(time.Minute)))
+	td := traces(mobileSnapshot(t0, map[string]string{attrClientHint: engine.HintAppTerminated}), endedKid(t0.Add(time.Minute)))
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutInt(attrClientLastSeen, lastSeen.UnixNano())
 	h.mustConsume(td)
 	got := allSpans(h.sink)
@@ -198,12 +199,12 @@ func TestAppTerminatedIsClosedAtOnceAtTheClientsLastSeen(t *testing.T) {
 	require.Len(t, got[0], 2)
 	root, ok := findSpan(got[0], rootID)
 	require.True(t, ok)
-	assert.Equal(t, reasonClientInterrupted, attr(root, attrCloseReason))
+	assert.Equal(t, engine.ReasonClientInterrupted, attr(root, attrCloseReason))
 	assert.Equal(t, lastSeen.UnixNano(), int64(root.EndTimestamp()), "ends when the dead run last knew it open, not at the next launch")
 
 	// A last-seen before the start (a clock that jumped) ends it at its start.
 	h2 := newHarness(t, t.TempDir(), clk, nil)
-	td = traces(mobileSnapshot(t0, map[string]string{attrClientHint: hintAppTerminated}))
+	td = traces(mobileSnapshot(t0, map[string]string{attrClientHint: engine.HintAppTerminated}))
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutInt(attrClientLastSeen, t0.Add(-time.Hour).UnixNano())
 	h2.mustConsume(td)
 	got = allSpans(h2.sink)

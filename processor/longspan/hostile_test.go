@@ -26,6 +26,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -221,13 +222,13 @@ func hostileCases(t *testing.T) []hostileCase {
 
 	cases := []hostileCase{
 		{name: "huge attribute value (100 KiB, over max_span_bytes)", signal: "traces", json: tracesJSON(t, huge), proto: tracesProto(t, huge),
-			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, dropped: dropTooLarge},
+			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, dropped: engine.DropTooLarge},
 		// Spans that pass straight through are not size-checked (docs/design.md, promise 8):
 		// an ended span of a trace with nothing held goes on as sent.
 		{name: "huge attribute value on an ended span passing through", signal: "traces", json: tracesJSON(t, hugeEnded), proto: tracesProto(t, hugeEnded),
 			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, passes: true},
 		{name: "10,000 attributes", signal: "traces", json: tracesJSON(t, many), proto: tracesProto(t, many),
-			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, dropped: dropTooLarge},
+			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, dropped: engine.DropTooLarge},
 		{name: "kvlist nested 9 deep (max_attribute_depth 8)", signal: "traces", json: tracesJSON(t, deep(9)), proto: tracesProto(t, deep(9)),
 			jsonStatus: 200, protoStatus: 200, grpcCode: codes.OK, dropped: dropAttributesTooDeep},
 		{name: "kvlist nested 10,000 deep", signal: "traces", json: tracesJSON(t, deep(10_000)), proto: tracesProto(t, deep(10_000)),

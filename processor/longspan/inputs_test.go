@@ -26,6 +26,7 @@ import (
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 	procharness "github.com/otelcol-longspan/otelcol-longspan/internal/harness"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -130,7 +131,7 @@ func TestEmbraceInterruptedSpanKeepsClientEndAndIsMarked(t *testing.T) {
 			assert.Equal(t, "checkout-flow", s.Name())
 			assert.Equal(t, want.EndTimestamp(), s.EndTimestamp(), "the client's end time is kept")
 			assert.Equal(t, ptrace.StatusCodeError, s.Status().Code())
-			assert.Equal(t, reasonClientInterrupted, attr(s, attrCloseReason))
+			assert.Equal(t, engine.ReasonClientInterrupted, attr(s, attrCloseReason))
 			assert.Equal(t, sourceEmbrace, attr(s, attrSource))
 			assert.Equal(t, "user_abandon", attr(s, "emb.error_code"))
 		})
@@ -151,8 +152,8 @@ func TestEmbraceInterruptionReconcilesOpenChildren(t *testing.T) {
 	require.Len(t, got[0], 2)
 	root, _ := findSpan(got[0], rootID)
 	kid, _ := findSpan(got[0], kidID)
-	assert.Equal(t, reasonClientInterrupted, attr(root, attrCloseReason), "codes match in any case")
-	assert.Equal(t, reasonParentReconciled, attr(kid, attrCloseReason))
+	assert.Equal(t, engine.ReasonClientInterrupted, attr(root, attrCloseReason), "codes match in any case")
+	assert.Equal(t, engine.ReasonParentReconciled, attr(kid, attrCloseReason))
 	assert.Equal(t, seen.UnixNano(), int64(kid.EndTimestamp()))
 }
 
@@ -205,7 +206,7 @@ func TestHeartbeatsThatStopAreReconciledAtTheLastHeartbeat(t *testing.T) {
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
 	s := got[0][0]
-	assert.Equal(t, reasonIdleTimeout, attr(s, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(s, attrCloseReason))
 	assert.Equal(t, sourceHeartbeatLog, attr(s, attrSource))
 	assert.Equal(t, last.UnixNano(), int64(s.EndTimestamp()), "end = the last heartbeat")
 }
@@ -278,7 +279,7 @@ func TestLateRealEndSupersedesTheReconciliation(t *testing.T) {
 	assert.Equal(t, real.end.UnixNano(), int64(s.EndTimestamp()), "the client's end is the authoritative one")
 	metadatatest.AssertEqualLongspanSpansSuperseding(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 	metadatatest.AssertEqualLongspanSpansReconciled(t, h.tel, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", reasonIdleTimeout))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.ReasonIdleTimeout))},
 	}, metricdatatest.IgnoreTimestamp())
 
 	h.advance(time.Hour) // past supersede_window
@@ -294,13 +295,13 @@ func TestUnloadHintReconcilesAtOnce(t *testing.T) {
 	h.mustConsume(traces(openRoot(t0), endedKid(t0)))
 	unload := clk.Advance(10 * time.Second)
 	hinted := openRoot(t0)
-	hinted.attrs = map[string]string{attrClientHint: hintPageUnload}
+	hinted.attrs = map[string]string{attrClientHint: engine.HintPageUnload}
 	h.mustConsume(traces(hinted))
 	got := allSpans(h.sink)
 	require.Len(t, got, 1, "no idle wait: the page is gone")
 	require.Len(t, got[0], 2, "the children leave with it")
 	r, _ := findSpan(got[0], rootID)
-	assert.Equal(t, reasonClientInterrupted, attr(r, attrCloseReason))
+	assert.Equal(t, engine.ReasonClientInterrupted, attr(r, attrCloseReason))
 	assert.Equal(t, unload.UnixNano(), int64(r.EndTimestamp()), "end = the unload snapshot's time")
 	assert.Equal(t, ptrace.StatusCodeError, r.Status().Code())
 }

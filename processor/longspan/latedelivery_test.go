@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -88,9 +89,9 @@ func TestLateBurstWithinSupersedeWindowIsNeitherDroppedNorDoubled(t *testing.T) 
 				}
 			}
 			metadatatest.AssertEqualLongspanSpansReceived(t, h.tel, []metricdata.DataPoint[int64]{
-				{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeOpened))},
-				{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", outcomeSuperseding))},
-				{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", outcomePassed))},
+				{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeOpened))},
+				{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomeSuperseding))},
+				{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", engine.OutcomePassed))},
 			}, metricdatatest.IgnoreTimestamp())
 			_, err := h.tel.GetMetric("otelcol_longspan_spans_dropped")
 			assert.Error(t, err, "nothing dropped")

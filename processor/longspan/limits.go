@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // errLimit is the retryable refusal past a limit. It is deliberately not a permanent
@@ -31,80 +31,32 @@ func (e *errLimit) Error() string {
 // it brings would pass a limit (503 / UNAVAILABLE) or, that passed, a quota (429 /
 // RESOURCE_EXHAUSTED, quotas.go). Refusing whole keeps the promise simple: nothing of
 // a refused request was acknowledged, and the client's retry brings all of it again.
-// Both measure the request the same way, with wouldAdd; payload bytes are measured
-// only when quotas are on (the limits count spans).
-func (p *longspanProcessor) checkLimits(tx *spanjournal.Tx, items []item, now time.Time) error {
+// Both measure the request by the rules' own decision (engine.Engine.Adds); payload
+// bytes are measured only when quotas are on (the limits count spans).
+func (p *longspanProcessor) checkLimits(jtx *spanjournal.Tx, tx engine.Tx, req *request, now time.Time) error {
 	quotasOn := !p.cfg.Quotas.off()
 	var total spanjournal.Usage
 	adds := quotaAdds{}
-	opening := map[pcommon.TraceID]bool{}
-	for i := range items {
-		it := &items[i]
-		add, ok := p.wouldAdd(tx, it, now, opening, quotasOn)
-		if !ok {
-			continue
-		}
+	p.rules.Adds(tx, req.rules, req, now, quotasOn, func(it *engine.Item, add spanjournal.Usage) {
 		total.Open += add.Open
 		total.Held += add.Held
 		if quotasOn {
 			adds.grow(it, add)
 		}
-	}
+	})
 	if total.Open == 0 && total.Held == 0 {
 		return nil
 	}
-	open, held := tx.Counts()
+	open, held := jtx.Counts()
 	switch {
 	case total.Open > 0 && open+total.Open > p.cfg.Limits.MaxOpenSpans:
 		return &errLimit{limit: limitMaxOpenSpans, detail: limitDetail(open, total.Open, p.cfg.Limits.MaxOpenSpans)}
 	case total.Held > 0 && held+total.Held > p.cfg.Limits.MaxHeldSpans:
 		return &errLimit{limit: limitMaxHeldSpans, detail: limitDetail(held, total.Held, p.cfg.Limits.MaxHeldSpans)}
-	case tx.JournalFull():
+	case jtx.JournalFull():
 		return &errLimit{limit: limitMaxJournalBytes, detail: "the span journal passed the extension's max_bytes"}
 	}
-	return p.checkQuotas(tx, adds)
-}
-
-// wouldAdd says what storing an incoming span would add to the usage of its trace,
-// session and client, and whether it would be stored at all; withBytes measures the
-// payload bytes too. It measures the rules' own decision (decide), with the traces
-// earlier spans of the request open (opening) taken as held; a span the rules then
-// drop as too large or unencodable may count against this request.
-func (p *longspanProcessor) wouldAdd(tx *spanjournal.Tx, it *item, now time.Time, opening map[pcommon.TraceID]bool, withBytes bool) (spanjournal.Usage, bool) {
-	var add spanjournal.Usage
-	v, _, old, _ := p.decide(tx, it, now, opening[it.traceID])
-	switch v {
-	case keepOpen:
-		opening[it.traceID] = true
-		if old == nil {
-			add.Open = 1
-		}
-	case keepEnded:
-		// Ending a span it holds adds no span: had this counted as a new held span, a
-		// trace at its held quota could never end. Held spans may pass their quota by
-		// at most the open spans, which have theirs.
-		if old == nil {
-			add.Held = 1
-		}
-	case holdForParent:
-		add.Held = 1
-	default:
-		// Dropped, or passed on (a logs-pipeline instance or journal_pass_through
-		// stores it as a trace of its own, released within this request).
-		return add, false
-	}
-	if !withBytes {
-		return add, true
-	}
-	payload, err := it.storedPayload()
-	if err != nil {
-		return add, false // dropped as unencodable by the rules
-	}
-	add.Bytes = int64(len(payload))
-	if old != nil {
-		add.Bytes -= int64(old.PayloadSize())
-	}
-	return add, true
+	return p.checkQuotas(jtx, adds)
 }
 
 func limitDetail(have, want, limit int) string {

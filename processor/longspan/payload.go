@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 var (
@@ -101,7 +102,7 @@ func (p *longspanProcessor) reportUndecodable(errs []error) {
 	if len(errs) == 0 {
 		return
 	}
-	p.telemetry.LongspanSpansDropped.Add(context.Background(), int64(len(errs)), withReason(dropUnencodable))
+	p.telemetry.LongspanSpansDropped.Add(context.Background(), int64(len(errs)), withReason(engine.DropUnencodable))
 	for _, err := range errs {
 		p.logger.Error("Dropped a stored span that could not be decoded", zap.Error(err))
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadata"
 )
 
@@ -29,8 +30,9 @@ type longspanProcessor struct {
 
 	journal *spanjournal.Journal
 	emitter bool
-	// rules are the timed rules' deadlines, and the processor's start (deadlinerules.go).
-	rules deadlineRules
+	// rules are the rules (internal/engine), made at Start: they own the processor's
+	// start instant, the timed-rule index and the snapshot pacing.
+	rules *engine.Engine
 
 	// watermark is how far the input has arrived through a front tier
 	// (Config.Watermark).
@@ -38,17 +40,6 @@ type longspanProcessor struct {
 
 	// refusals rate-limits the logging of quota refusals per client.
 	refusals *refusalLog
-
-	// nextSnapshot is when the next round of snapshots is due; touched by the tick
-	// goroutine only.
-	nextSnapshot time.Time
-	// snapRound is the snapshot round in progress, paced over the ticks of
-	// snapshot.interval (snapshot.go); tick goroutine only.
-	snapRound snapshotRound
-
-	// deadlines indexes when the timed rules next act on each trace (deadlines.go);
-	// built by the first tick, touched by the tick under the journal lock only.
-	deadlines *deadlines
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -60,7 +51,20 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces, clk
 		return nil, err
 	}
 	return &longspanProcessor{cfg: cfg, set: set, logger: set.Logger, telemetry: tb, clock: clk, next: next,
-		refusals: newRefusalLog(cfg.Quotas.LogInterval, cfg.Quotas.MaxLoggedClients), rules: deadlineRules{cfg: cfg}}, nil
+		refusals: newRefusalLog(cfg.Quotas.LogInterval, cfg.Quotas.MaxLoggedClients)}, nil
+}
+
+// rules is what the rules read of the configuration; passOn is set for an instance
+// with a traces consumer.
+func (cfg *Config) rules(passOn bool) engine.Config {
+	return engine.Config{
+		IdleTimeout: cfg.IdleTimeout, BackgroundTimeout: cfg.backgroundTimeout(), MaxDuration: cfg.MaxDuration,
+		MaxTraceHold: cfg.MaxTraceHold, ParentGrace: cfg.ParentGrace, SupersedeWindow: cfg.SupersedeWindow,
+		SessionSpanNames: cfg.SessionSpanNames, SessionRuleSameClient: cfg.Quotas.SessionRuleSameClient,
+		Watermark: cfg.Watermark.Enabled, RerouteHeartbeats: cfg.RerouteHeartbeats,
+		PassOn: passOn && !cfg.JournalPassThrough, MaxSpanBytes: cfg.Limits.MaxSpanBytes,
+		SnapshotInterval: cfg.Snapshot.Interval, SnapshotMinAge: cfg.Snapshot.MinAge, TickInterval: cfg.TickInterval,
+	}
 }
 
 func (p *longspanProcessor) Capabilities() consumer.Capabilities {
@@ -88,9 +92,10 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 		}
 		p.watermark.source, fronts = src, src.Fronts()
 	}
-	p.rules.startedAt = p.clock.Now()
-	p.watermark.start(p.rules.startedAt, fronts)
+	startedAt := p.clock.Now()
+	p.watermark.start(startedAt, fronts, p.cfg)
 	p.emitter = p.next != nil && p.journal.Claim(p)
+	p.rules = engine.New(p.cfg.rules(p.next != nil), startedAt, &p.watermark, reconciledCodec{}, p.logger)
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")
 		return nil
@@ -135,37 +140,48 @@ func (p *longspanProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 	}
 	p.observeProbes(ctx, probes, now)
 	p.count(ctx, drops, out)
-	if out.passed == len(items) && len(drops) == 0 && len(probes) == 0 && !out.marked {
+	if out.Passed == len(items) && len(drops) == 0 && len(probes) == 0 && !out.Marked {
 		return p.next.ConsumeTraces(ctx, td)
 	}
-	if out.passed == 0 {
+	if out.Passed == 0 {
 		return nil
 	}
 	return p.next.ConsumeTraces(ctx, passThrough(items))
 }
 
 // apply runs the rules on the valid spans and session.end events of one request under
-// one journal update, and delivers the traces it completed when this instance is the
-// emitter.
+// one journal update, marks the spans that go on, and delivers the traces it completed
+// when this instance is the emitter. The emitter takes them inside the update, so that
+// no tick takes them meanwhile, and hands them on right after it, not a tick later;
+// other instances leave them to the emitter's tick.
 func (p *longspanProcessor) apply(ctx context.Context, items []item, ends []sessionEnd, now time.Time) (ruleResult, error) {
 	var res ruleResult
 	client := p.clientOf(ctx)
-	for i := range items {
-		items[i].client = client
+	req := newRequest(items, client)
+	sessionEnds := make([]engine.SessionEnd, len(ends))
+	for i, end := range ends {
+		sessionEnds[i] = engine.SessionEnd{Session: end.session, Client: client, Before: end.before}
 	}
-	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
-		if err := p.checkLimits(tx, items, now); err != nil {
+	err := p.journal.Update(ctx, func(jtx *spanjournal.Tx) error {
+		tx := engine.Journal(jtx)
+		if err := p.checkLimits(jtx, tx, req, now); err != nil {
 			return err
 		}
-		res = p.ingest(tx, items, now)
-		p.applySessionEnds(tx, ends, client, now, &res)
-		p.takeForDelivery(tx, res.released)
+		res = p.rules.Ingest(tx, req.rules, sessionEnds, req, now)
+		if p.emitter {
+			for _, r := range res.Released {
+				jtx.Take(r)
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		p.reportRefusal(ctx, err, client, now)
 		return res, err
 	}
-	p.deliverTaken(ctx, res.released, now)
+	req.markPassed()
+	if p.emitter {
+		p.deliver(ctx, res.Released, now)
+	}
 	return res, nil
 }

@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadata"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
@@ -85,7 +86,7 @@ func TestIdleOpenSpanIsReconciledAtLastSeenWithItsChildren(t *testing.T) {
 	assert.Equal(t, ptrace.StatusCodeError, r.Status().Code())
 	assert.Contains(t, r.Status().Message(), "stopped reporting")
 	assert.Equal(t, stateReconciled, attr(r, attrState))
-	assert.Equal(t, reasonIdleTimeout, attr(r, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(r, attrCloseReason))
 	assert.Equal(t, sourceOTLPOpenSpan, attr(r, attrSource))
 	lastSeenAttr, _ := r.Attributes().Get(attrLastSeen)
 	assert.Equal(t, lastSeen.UnixNano(), lastSeenAttr.Int())
@@ -110,9 +111,9 @@ func TestOpenChildrenOfAReconciledSpanAreReconciledWithIt(t *testing.T) {
 	r, _ := findSpan(got[0], rootID)
 	k, _ := findSpan(got[0], kidID)
 	g, _ := findSpan(got[0], kid2ID)
-	assert.Equal(t, reasonIdleTimeout, attr(r, attrCloseReason))
-	assert.Equal(t, reasonParentReconciled, attr(k, attrCloseReason))
-	assert.Equal(t, reasonParentReconciled, attr(g, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(r, attrCloseReason))
+	assert.Equal(t, engine.ReasonParentReconciled, attr(k, attrCloseReason))
+	assert.Equal(t, engine.ReasonParentReconciled, attr(g, attrCloseReason))
 	assert.Equal(t, ptrace.StatusCodeError, g.Status().Code())
 }
 
@@ -134,7 +135,7 @@ func TestSpanOpenPastMaxDurationIsReconciled(t *testing.T) {
 	h.advance(time.Minute)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
-	assert.Equal(t, reasonMaxDuration, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonMaxDuration, attr(got[0][0], attrCloseReason))
 	assert.Equal(t, t0.Add(9*time.Minute).UnixNano(), int64(got[0][0].EndTimestamp()))
 }
 
@@ -153,7 +154,7 @@ func TestNewSessionSpanEndsTheOldOneOfTheSameSession(t *testing.T) {
 	require.Len(t, got, 1, "the old page session leaves at once")
 	r := got[0][0]
 	assert.Equal(t, rootID, r.SpanID())
-	assert.Equal(t, reasonSessionEnded, attr(r, attrCloseReason))
+	assert.Equal(t, engine.ReasonSessionEnded, attr(r, attrCloseReason))
 	assert.Equal(t, seen.UnixNano(), int64(r.EndTimestamp()))
 
 	other := spanSpec{trace: traceA, id: kid2ID, name: "page.session", start: clk.Now(), session: "s-2"}
@@ -178,7 +179,7 @@ func TestEndedSessionSpanEndsOtherOpenSpansOfItsSession(t *testing.T) {
 			reconciled = append(reconciled, s.Name()+"="+attr(s, attrCloseReason))
 		}
 	}
-	assert.ElementsMatch(t, []string{"emb-session=", "checkout=" + reasonSessionEnded}, reconciled)
+	assert.ElementsMatch(t, []string{"emb-session=", "checkout=" + engine.ReasonSessionEnded}, reconciled)
 }
 
 func TestSnapshotsShowLiveSpansOlderThanMinAge(t *testing.T) {
@@ -295,7 +296,7 @@ func TestBadSpansAreDroppedAloneAndCounted(t *testing.T) {
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropEndBeforeStart))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropStartInFuture))},
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropInvalidID))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", dropTooLarge))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", engine.DropTooLarge))},
 	}, metricdatatest.IgnoreTimestamp())
 }
 

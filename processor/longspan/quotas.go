@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // A quota scope is who a quota bounds. The names are those of the config keys.
@@ -70,14 +71,14 @@ func (k quotaKey) String() string {
 // without one) and client it touches.
 type quotaAdds map[quotaKey]*spanjournal.Usage
 
-func (a quotaAdds) grow(it *item, add spanjournal.Usage) {
-	keys := [3]quotaKey{{scope: scopeTrace, trace: it.traceID}, {scope: scopeNoSession}}
-	if it.session != "" {
-		keys[1] = quotaKey{scope: scopeSession, key: it.session}
+func (a quotaAdds) grow(it *engine.Item, add spanjournal.Usage) {
+	keys := [3]quotaKey{{scope: scopeTrace, trace: it.TraceID}, {scope: scopeNoSession}}
+	if it.Session != "" {
+		keys[1] = quotaKey{scope: scopeSession, key: it.Session}
 	}
 	n := 2
-	if it.client != "" {
-		keys[2], n = quotaKey{scope: scopeClient, key: it.client}, 3
+	if it.Client != "" {
+		keys[2], n = quotaKey{scope: scopeClient, key: it.Client}, 3
 	}
 	for _, k := range keys[:n] {
 		u := a[k]
@@ -108,7 +109,7 @@ func (p *longspanProcessor) checkQuotas(tx *spanjournal.Tx, adds quotaAdds) erro
 		default:
 			have = tx.SessionUsage(k.key)
 		}
-		if err := p.exceeds(k, p.quotaOf(k.scope), have, *add); err != nil {
+		if err := p.cfg.Quotas.exceeds(k, have, *add); err != nil {
 			return err
 		}
 	}
@@ -119,30 +120,33 @@ func (q *QuotasConfig) off() bool {
 	return q.PerClient == Quota{} && q.PerSession == Quota{} && q.PerTrace == Quota{} && q.NoSession == Quota{}
 }
 
-func (p *longspanProcessor) quotaOf(scope string) Quota {
+// of is the quota of a scope.
+func (q *QuotasConfig) of(scope string) Quota {
 	switch scope {
 	case scopeClient:
-		return p.cfg.Quotas.PerClient
+		return q.PerClient
 	case scopeSession:
-		return p.cfg.Quotas.PerSession
+		return q.PerSession
 	case scopeTrace:
-		return p.cfg.Quotas.PerTrace
+		return q.PerTrace
 	}
-	return p.cfg.Quotas.NoSession
+	return q.NoSession
 }
 
-func (p *longspanProcessor) exceeds(k quotaKey, q Quota, have, add spanjournal.Usage) error {
+// exceeds refuses what a request adds to k past k's quota, or is nil.
+func (q *QuotasConfig) exceeds(k quotaKey, have, add spanjournal.Usage) error {
+	quota := q.of(k.scope)
 	refuse := func(what string, have, add, limit int64) error {
-		return &errQuota{limit: "quota_" + k.scope + "_" + what, key: k.String(), retryAfter: p.cfg.Quotas.RetryAfter,
+		return &errQuota{limit: "quota_" + k.scope + "_" + what, key: k.String(), retryAfter: q.RetryAfter,
 			detail: fmt.Sprintf("holding %d %s, request adds %d, quota %d", have, what, add, limit)}
 	}
 	switch {
-	case q.MaxOpenSpans > 0 && add.Open > 0 && have.Open+add.Open > q.MaxOpenSpans:
-		return refuse("open", int64(have.Open), int64(add.Open), int64(q.MaxOpenSpans))
-	case q.MaxHeldSpans > 0 && add.Held > 0 && have.Held+add.Held > q.MaxHeldSpans:
-		return refuse("held", int64(have.Held), int64(add.Held), int64(q.MaxHeldSpans))
-	case q.MaxBytes > 0 && add.Bytes > 0 && have.Bytes+add.Bytes > q.MaxBytes:
-		return refuse("bytes", have.Bytes, add.Bytes, q.MaxBytes)
+	case quota.MaxOpenSpans > 0 && add.Open > 0 && have.Open+add.Open > quota.MaxOpenSpans:
+		return refuse("open", int64(have.Open), int64(add.Open), int64(quota.MaxOpenSpans))
+	case quota.MaxHeldSpans > 0 && add.Held > 0 && have.Held+add.Held > quota.MaxHeldSpans:
+		return refuse("held", int64(have.Held), int64(add.Held), int64(quota.MaxHeldSpans))
+	case quota.MaxBytes > 0 && add.Bytes > 0 && have.Bytes+add.Bytes > quota.MaxBytes:
+		return refuse("bytes", have.Bytes, add.Bytes, quota.MaxBytes)
 	}
 	return nil
 }

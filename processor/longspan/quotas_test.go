@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -231,7 +232,7 @@ func TestSessionRuleTrustsOnlyTheSpansOwnClient(t *testing.T) {
 			closed = append(closed, s.SpanID().String()+"="+attr(s, attrCloseReason))
 		}
 	}
-	assert.Contains(t, closed, rootID.String()+"="+reasonSessionEnded)
+	assert.Contains(t, closed, rootID.String()+"="+engine.ReasonSessionEnded)
 }
 
 func TestClientKey(t *testing.T) {
@@ -317,5 +318,5 @@ func TestSessionRuleTrustsAnyClientWhenToldTo(t *testing.T) {
 	require.NoError(t, h.proc.ConsumeTraces(from("127.0.0.12:1", nil), traces(next)))
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
-	assert.Equal(t, reasonSessionEnded, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonSessionEnded, attr(got[0][0], attrCloseReason))
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -48,7 +49,7 @@ func TestReroutedHeartbeatsAreHeartbeatsAtTheOwningShard(t *testing.T) {
 	got := allSpans(h.sink)
 	require.Len(t, got, 1, "reconciled on the heartbeat's own idle timeout")
 	s := got[0][0]
-	assert.Equal(t, reasonIdleTimeout, attr(s, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(s, attrCloseReason))
 	assert.Equal(t, sourceHeartbeatLog, attr(s, attrSource))
 	_, marked := s.Attributes().Get(attrReroutedHeartbeat)
 	assert.False(t, marked, "the routing mark never leaves the collector")

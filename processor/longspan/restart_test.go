@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -34,7 +35,7 @@ func TestRestartRecoversOpenAndHeldSpans(t *testing.T) {
 	require.Len(t, got, 1)
 	require.Len(t, got[0], 2, "the held child came back from the journal and leaves with its parent")
 	r, _ := findSpan(got[0], rootID)
-	assert.Equal(t, reasonIdleTimeout, attr(r, attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(r, attrCloseReason))
 	assert.Equal(t, lastSeen.UnixNano(), int64(r.EndTimestamp()), "end = last seen before the restart")
 }
 

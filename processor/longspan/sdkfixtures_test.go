@@ -9,6 +9,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // The mobile SDK wire samples (testdata/wire, constructed from each SDK's source; see
@@ -101,7 +103,7 @@ func TestEmbraceAndroidCompletedSpans(t *testing.T) {
 		assert.Equal(t, attr(want, "emb.user_session_id"), attr(s, "emb.user_session_id"))
 		assert.Empty(t, attr(s, "session.id"), "9.x sends no session.id")
 		if code := attr(want, "emb.error_code"); code != "" {
-			assert.Equal(t, reasonClientInterrupted, attr(s, attrCloseReason), want.Name())
+			assert.Equal(t, engine.ReasonClientInterrupted, attr(s, attrCloseReason), want.Name())
 			assert.Equal(t, sourceEmbrace, attr(s, attrSource), want.Name())
 		} else {
 			assert.Equal(t, "emb-session", s.Name())

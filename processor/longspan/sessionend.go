@@ -5,8 +5,6 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
-
-	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
 )
 
 // session.end events: OpenTelemetry Android's and Swift's Sessions instrumentation log
@@ -55,17 +53,4 @@ func (p *longspanProcessor) readSessionEnd(resource pcommon.Resource, lr plog.Lo
 		end.before = lr.ObservedTimestamp().AsTime()
 	}
 	return end, true
-}
-
-// applySessionEnds reconciles the open spans of every session a request's session.end
-// events ended, and releases the traces that completes.
-func (p *longspanProcessor) applySessionEnds(tx *spanjournal.Tx, ends []sessionEnd, client string, now time.Time, res *ruleResult) {
-	if len(ends) == 0 {
-		return
-	}
-	for _, end := range ends {
-		p.closeSessionSpans(tx, end, client, pcommon.TraceID{}, now, res)
-	}
-	p.gateArrivals(tx, res, now)
-	p.releaseComplete(tx, res, now)
 }

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -73,7 +74,7 @@ func TestSessionEndEventEndsItsSession(t *testing.T) {
 
 			require.NoError(t, h.logs.ConsumeLogs(context.Background(), sessionEndLogs(form, "s-1", clk.Now())))
 			h.advance(0) // the emitter delivers what the logs instance released
-			assert.Equal(t, map[string]string{"screen.checkout": reasonSessionEnded, "upload": reasonParentReconciled}, closedSpans(h))
+			assert.Equal(t, map[string]string{"screen.checkout": engine.ReasonSessionEnded, "upload": engine.ReasonParentReconciled}, closedSpans(h))
 			root, ok := findSpan(allSpans(h.sink)[0], rootID)
 			require.True(t, ok)
 			assert.Equal(t, seen.UnixNano(), int64(root.EndTimestamp()), "ends at its last report")
@@ -124,7 +125,7 @@ func TestSessionEndEventFromAnotherClientClosesNothing(t *testing.T) {
 
 	require.NoError(t, h.logs.ConsumeLogs(from("192.0.2.1:5001", nil), sessionEndLogs("event_name", "s-1", clk.Now())))
 	h.advance(0)
-	assert.Equal(t, map[string]string{"screen": reasonSessionEnded}, closedSpans(h), "its own client may end it")
+	assert.Equal(t, map[string]string{"screen": engine.ReasonSessionEnded}, closedSpans(h), "its own client may end it")
 }
 
 // The SDKs' own session events (testdata/wire), posted through the OTLP receiver, end
@@ -146,7 +147,7 @@ func TestMobileSessionEndFixturesEndTheirSession(t *testing.T) {
 			clk.Advance(time.Hour + time.Minute)
 			ep.postFixture(t, name)
 			h.advance(0)
-			assert.Equal(t, map[string]string{"screen.cart": reasonSessionEnded}, closedSpans(h))
+			assert.Equal(t, map[string]string{"screen.cart": engine.ReasonSessionEnded}, closedSpans(h))
 			assert.Equal(t, 1, h.openCount())
 		})
 	}

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // The single-key form `session_attribute` of older configurations is read as a list
@@ -70,5 +72,5 @@ func TestEmbraceAndroidUserSessionIsASession(t *testing.T) {
 			closed[s.Name()] = attr(s, attrCloseReason)
 		}
 	}
-	assert.Equal(t, map[string]string{"emb-session": "", "checkout": reasonSessionEnded}, closed)
+	assert.Equal(t, map[string]string{"emb-session": "", "checkout": engine.ReasonSessionEnded}, closed)
 }

@@ -7,6 +7,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // tick runs the timed rules under one journal update: reconciliation, release of
@@ -14,24 +15,21 @@ import (
 // retries), forgetting traces past tail sampling, and snapshots. Only the journal's
 // emitter runs it.
 //
-// Its cost does not grow with what is held: the rules run only on the traces whose
-// deadline is due (deadlines.go) and the snapshots of a round are taken a slice of the
-// open spans per tick (snapshot.go). longspan_tick_duration records how long the
+// Its cost does not grow with what is held (engine.Engine.Tick).
+// longspan_tick_duration records how long the
 // journal update took (waiting for the lock, the rules, the snapshots taken and the
 // journal write), longspan_tick_rules_duration the part under the lock.
 func (p *longspanProcessor) tick(ctx context.Context) {
 	now := p.clock.Now()
 	var res ruleResult
 	var due []*spanjournal.Released
-	var snaps []snapshotOf
 	var evicted int
 	var rules time.Duration
 	began := time.Now()
 	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
 		locked := time.Now()
 		defer func() { rules = time.Since(locked) }()
-		p.runTimedRules(tx, now, &res)
-		snaps = p.takeSnapshots(tx, now)
+		res = p.rules.Tick(engine.Journal(tx), now)
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
 		_, evicted = tx.ForgetClosed(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
@@ -53,5 +51,5 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	p.count(ctx, nil, res)
 	p.warnIfStalled(ctx, now)
 	p.deliver(ctx, due, now)
-	p.emitSnapshots(ctx, snaps, now)
+	p.emitSnapshots(ctx, res.Snapshots, now)
 }

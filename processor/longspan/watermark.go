@@ -33,11 +33,14 @@ type watermark struct {
 	lastProbe atomic.Int64
 	// lastWarn is when the stall warning was last logged; tick goroutine only.
 	lastWarn time.Time
+	// enabled is watermark.enabled, logs reroute_heartbeats: which clocks it moves.
+	enabled, logs bool
 }
 
 // start sets every instance's watermark just before now, for fronts instances of the
 // front tier: what arrived before now is judged on probes sent after it.
-func (w *watermark) start(now time.Time, fronts int) {
+func (w *watermark) start(now time.Time, fronts int, cfg *Config) {
+	w.enabled, w.logs = cfg.Watermark.Enabled, cfg.RerouteHeartbeats
 	w.at = make([]atomic.Int64, 2*max(fronts, 1))
 	for i := range w.at {
 		w.at[i].Store(now.UnixNano() - 1)
@@ -141,29 +144,29 @@ func findProbeSource(host component.Host) (watermarkprobe.Source, error) {
 	return nil, errors.New("longspan: watermark.enabled and reroute_heartbeats need the watermarkprobe extension in this collector (under `extensions:` and `service::extensions`), connected to the front tier")
 }
 
-// silenceClock is the instant a client's silence is measured at: the wall clock, or
-// with the watermark on, the watermark (never later than the wall clock): the lowest
-// of every front-tier instance's, since a client's requests may go through any of
-// them. With heartbeats rerouted, reports reach this shard through an instance's
-// traces queue and, later, its logs queue: the logs queues count too.
-func (p *longspanProcessor) silenceClock(now time.Time) time.Time {
-	if !p.cfg.Watermark.Enabled {
+// Silence is the instant a client's silence is measured at (engine.Clocks): the wall
+// clock, or with the watermark on, the watermark (never later than the wall clock):
+// the lowest of every front-tier instance's, since a client's requests may go through
+// any of them. With heartbeats rerouted, reports reach this shard through an
+// instance's traces queue and, later, its logs queue: the logs queues count too.
+func (w *watermark) Silence(now time.Time) time.Time {
+	if !w.enabled {
 		return now
 	}
-	return time.Unix(0, min(p.watermark.lowest(p.cfg.RerouteHeartbeats), now.UnixNano()))
+	return time.Unix(0, min(w.lowest(w.logs), now.UnixNano()))
 }
 
-// graceClock is the clock the release gate (releaseGate) is measured on: with the
+// Grace is the clock the release gate is measured on (engine.Clocks): with the
 // watermark on, the silence clock, so that a trace leaves only once everything the
 // front tier accepted before what completed it has arrived; with heartbeats rerouted
 // (and no watermark), the logs queues' watermark, so that a span waits for the
 // heartbeats accepted before it; otherwise the wall clock.
-func (p *longspanProcessor) graceClock(now time.Time) time.Time {
+func (w *watermark) Grace(now time.Time) time.Time {
 	switch {
-	case p.cfg.Watermark.Enabled:
-		return p.silenceClock(now)
-	case p.cfg.RerouteHeartbeats:
-		return time.Unix(0, min(p.watermark.lowestLogs(), now.UnixNano()))
+	case w.enabled:
+		return w.Silence(now)
+	case w.logs:
+		return time.Unix(0, min(w.lowestLogs(), now.UnixNano()))
 	}
 	return now
 }
@@ -180,5 +183,5 @@ func (p *longspanProcessor) warnIfStalled(_ context.Context, now time.Time) {
 	}
 	p.watermark.lastWarn = now
 	p.logger.Warn("No watermark probe arrived for a while: idle reconciliation waits until one does. Check the front tier and the gateways' watermarkprobe extensions",
-		zap.Duration("since_last_probe", quiet), zap.Time("watermark", p.silenceClock(now)))
+		zap.Duration("since_last_probe", quiet), zap.Time("watermark", p.watermark.Silence(now)))
 }

@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/watermarkprobe"
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/metadatatest"
 )
 
@@ -59,7 +60,7 @@ func TestStalledInputIsNotSilence(t *testing.T) {
 	h.advance(4 * time.Second)
 	got := allSpans(h.sink)
 	require.Len(t, got, 1, "the watermark passed last seen + idle_timeout: now it is silence")
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(got[0][0], attrCloseReason))
 	assert.Equal(t, lastSeen.UnixNano(), int64(got[0][0].EndTimestamp()), "still ends at the last report")
 }
 
@@ -83,7 +84,7 @@ func TestWithoutWatermarkSilenceRunsOnTheWallClock(t *testing.T) {
 	got := allSpans(h.sink)
 	require.Len(t, got, 1)
 	require.Len(t, got[0], 1)
-	assert.Equal(t, reasonIdleTimeout, attr(got[0][0], attrCloseReason))
+	assert.Equal(t, engine.ReasonIdleTimeout, attr(got[0][0], attrCloseReason))
 }
 
 func TestJournalPassThroughKeepsPlainTracesAcrossARestart(t *testing.T) {

@@ -1,4 +1,4 @@
-package longspan // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan"
+package engine // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 
 import (
 	"math"
@@ -15,11 +15,11 @@ import (
 //
 // A trace's deadlines are measured on three clocks, one min-heap each:
 //
-//   - the silence clock (silenceClock: the wall clock, or the watermark): the idle
+//   - the silence clock (Clocks.Silence: the wall clock, or the watermark): the idle
 //     deadline of each open span (idleDeadline);
 //   - the wall clock: max_duration of each open span (maxDurationDeadline), and
 //     max_trace_hold of a trace holding ended spans next to open ones (holdDeadline);
-//   - the grace clock (graceClock): a trace with nothing open is released once the
+//   - the grace clock (Clocks.Grace): a trace with nothing open is released once the
 //     clock passes its release gate (releaseGate: parent_grace, or with the watermark
 //     on, the arrival of what completed it; none: at once).
 //
@@ -208,52 +208,50 @@ func deadlineNanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
-// traceDeadlines is when the timed rules next have something to do for t, on each
-// clock: exactly the instants at which reconcileExpired or releaseDue would act
-// (nil t: nothing).
-func (p *longspanProcessor) traceDeadlines(tx *spanjournal.Tx, t *spanjournal.Trace) [numClocks]int64 {
+// traceDeadlines is when the timed rules next have something to do for a trace, on
+// each clock: exactly the instants at which reconcileExpired or releaseDue would act
+// (a trace not held: nothing).
+func (e *Engine) traceDeadlines(tx Tx, trace pcommon.TraceID) [numClocks]int64 {
 	next := [numClocks]int64{noDeadline, noDeadline, noDeadline}
-	if t == nil || len(t.Spans) == 0 {
+	t, ok := tx.Trace(trace)
+	if !ok || t.Spans == 0 {
 		return next
 	}
-	open := t.OpenSpans()
-	if open == 0 {
+	if t.Open == 0 {
 		// releaseDue: complete once the grace clock reaches the release gate.
 		next[clockGrace] = math.MinInt64
-		if g := p.rules.releaseGate(t); !g.IsZero() {
+		if g := e.releaseGate(t); !g.IsZero() {
 			next[clockGrace] = deadlineNanos(g)
 		}
 		return next
 	}
-	tx.OpenSpansOf(t, func(s *spanjournal.Span) {
-		next[clockSilence] = min(next[clockSilence], deadlineNanos(p.rules.idleDeadline(s)))
-		next[clockWall] = min(next[clockWall], deadlineNanos(p.rules.maxDurationDeadline(s)))
+	tx.OpenSpansOf(trace, func(s *spanjournal.Span) {
+		next[clockSilence] = min(next[clockSilence], deadlineNanos(e.idleDeadline(s)))
+		next[clockWall] = min(next[clockWall], deadlineNanos(e.maxDurationDeadline(s)))
 	})
-	if len(t.Spans) > open {
-		next[clockWall] = min(next[clockWall], deadlineNanos(p.rules.holdDeadline(t)))
+	if t.Spans > t.Open {
+		next[clockWall] = min(next[clockWall], deadlineNanos(e.holdDeadline(t)))
 	}
 	return next
 }
 
 // indexChanged brings the index up to date with the traces changed since the last
-// call: all of them on this processor's first tick (what was recovered, or held while
+// call: all of them on the engine's first tick (what was recovered, or held while
 // another processor was the emitter) and when the journal lost track.
-func (p *longspanProcessor) indexChanged(tx *spanjournal.Tx) {
-	first := p.deadlines == nil // this processor's first tick: index everything once
+func (e *Engine) indexChanged(tx Tx) {
+	first := e.deadlines == nil // the first tick: index everything once
 	if first {
-		p.deadlines = newDeadlines()
+		e.deadlines = newDeadlines()
 	}
-	d := p.deadlines
-	all := tx.TakeChanged(func(id pcommon.TraceID) {
-		d.set(id, p.traceDeadlines(tx, tx.Trace(id)))
-	})
+	d := e.deadlines
+	all := tx.TakeChanged(func(id pcommon.TraceID) { d.set(id, e.traceDeadlines(tx, id)) })
 	if all || first {
-		tx.Traces(func(t *spanjournal.Trace) { d.set(t.ID, p.traceDeadlines(tx, t)) })
+		tx.TraceIDs(func(id pcommon.TraceID) { d.set(id, e.traceDeadlines(tx, id)) })
 	}
 }
 
 // dueTraces returns the traces for which a timed rule may act now, each once.
-func (p *longspanProcessor) dueTraces(now time.Time) []pcommon.TraceID {
+func (e *Engine) dueTraces(now time.Time) []pcommon.TraceID {
 	var due []pcommon.TraceID
 	seen := map[pcommon.TraceID]struct{}{}
 	add := func(id pcommon.TraceID) {
@@ -262,28 +260,8 @@ func (p *longspanProcessor) dueTraces(now time.Time) []pcommon.TraceID {
 			due = append(due, id)
 		}
 	}
-	p.deadlines.popDue(clockSilence, deadlineNanos(p.silenceClock(now)), add)
-	p.deadlines.popDue(clockWall, deadlineNanos(now), add)
-	p.deadlines.popDue(clockGrace, deadlineNanos(p.graceClock(now)), add)
+	e.deadlines.popDue(clockSilence, deadlineNanos(e.clocks.Silence(now)), add)
+	e.deadlines.popDue(clockWall, deadlineNanos(now), add)
+	e.deadlines.popDue(clockGrace, deadlineNanos(e.clocks.Grace(now)), add)
 	return due
-}
-
-// runTimedRules is the timed part of a tick: the rules for every trace with a
-// deadline due, then the release of what they completed, then the index brought up
-// to date with what changed.
-func (p *longspanProcessor) runTimedRules(tx *spanjournal.Tx, now time.Time, res *ruleResult) {
-	p.indexChanged(tx)
-	due := p.dueTraces(now)
-	for _, id := range due {
-		if t := tx.Trace(id); t != nil {
-			p.reconcileExpired(tx, t, now, res)
-			p.releaseDue(tx, t, now, res)
-		}
-	}
-	p.releaseComplete(tx, res, now)
-	// A due trace the rules left unchanged still needs its next deadline.
-	for _, id := range due {
-		p.deadlines.set(id, p.traceDeadlines(tx, tx.Trace(id)))
-	}
-	p.indexChanged(tx)
 }

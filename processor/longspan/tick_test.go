@@ -1,0 +1,90 @@
+package longspan
+
+import (
+	"encoding/binary"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
+)
+
+// TestSnapshotRoundIsPacedOverTheInterval: a round with more open spans than a tick's
+// slice is spread over the ticks of snapshot.interval, every span once.
+func TestSnapshotRoundIsPacedOverTheInterval(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, func(c *Config) {
+		c.Snapshot.Interval = 10 * time.Second
+		c.Snapshot.MinAge = 0
+		c.TickInterval = time.Second
+		c.IdleTimeout = time.Hour
+	})
+	const n = 3 * engine.SnapshotMinSlice / 100 * 100
+	for i := range uint64(n / 100) {
+		specs := make([]spanSpec, 0, 100)
+		for k := range uint64(100) {
+			var tid pcommon.TraceID
+			binary.BigEndian.PutUint64(tid[:8], i*100+k+1)
+			binary.BigEndian.PutUint64(tid[8:], (i*100+k+1)*0x9E3779B97F4A7C15)
+			specs = append(specs, spanSpec{trace: tid, id: rootID, name: "page.session", start: t0})
+		}
+		h.mustConsume(traces(specs...))
+	}
+	perTick := []int{}
+	seen := map[pcommon.TraceID]int{}
+	from := 0
+	for range 10 {
+		h.advance(time.Second)
+		got := allSpans(h.sink)
+		count := 0
+		for _, batch := range got[from:] {
+			for _, s := range batch {
+				seen[s.TraceID()]++
+				assert.Equal(t, "1", attr(s, attrSnapshotSeq))
+				count++
+			}
+		}
+		from = len(got)
+		perTick = append(perTick, count)
+	}
+	assert.Equal(t, n, len(seen), "every open span got its snapshot within the interval")
+	for id, k := range seen {
+		require.Equal(t, 1, k, "trace %s snapshotted once per round", id)
+	}
+	assert.Greater(t, len(slices.DeleteFunc(slices.Clone(perTick), func(c int) bool { return c == 0 })), 1, "spread over several ticks: %v", perTick)
+	for _, c := range perTick {
+		assert.Less(t, c, n, "no tick takes the whole round: %v", perTick)
+	}
+}
+
+// TestTickRecordsItsDuration: every tick records one longspan_tick_duration point and
+// one longspan_tick_rules_duration point, the part under the lock, never the longer.
+func TestTickRecordsItsDuration(t *testing.T) {
+	clk := &manualClock{now: t0}
+	h := newHarness(t, t.TempDir(), clk, nil)
+	h.mustConsume(benchRequest(1, true))
+	for range 3 {
+		h.advance(time.Second)
+	}
+	m, err := h.tel.GetMetric("otelcol_longspan_tick_duration")
+	require.NoError(t, err)
+	hist, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "a histogram: %T", m.Data)
+	require.Len(t, hist.DataPoints, 1)
+	assert.Equal(t, uint64(3), hist.DataPoints[0].Count)
+	assert.Equal(t, "ms", m.Unit)
+	assert.Equal(t, []float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
+
+	m, err = h.tel.GetMetric("otelcol_longspan_tick_rules_duration")
+	require.NoError(t, err)
+	rules, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "a histogram: %T", m.Data)
+	require.Len(t, rules.DataPoints, 1)
+	assert.Equal(t, uint64(3), rules.DataPoints[0].Count)
+	assert.LessOrEqual(t, rules.DataPoints[0].Sum, hist.DataPoints[0].Sum)
+}
