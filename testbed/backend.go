@@ -72,12 +72,14 @@ type Rec struct {
 	Gateway uint8
 	// LastSeen is the span's longspan.last_seen_unix_nano (0 when absent).
 	LastSeen int64
+	// Start and End are the span's start and end times (unix nanos), as exported.
+	Start, End int64
 }
 
 // GatewayHeader is the gRPC metadata key a gateway's exporter sets to its number.
 const GatewayHeader = "x-longspan-gateway"
 
-const recSize = 24 + 4 + 1 + 1 + 8 + 1 + 8
+const recSize = 24 + 4 + 1 + 1 + 8 + 1 + 8 + 8 + 8
 
 // BackendStats is what GET /stats answers.
 type BackendStats struct {
@@ -142,7 +144,8 @@ func (b *backend) Export(ctx context.Context, req ptraceotlp.ExportRequest) (ptr
 				if v, ok := s.Attributes().Get("longspan.last_seen_unix_nano"); ok {
 					lastSeen = v.Int()
 				}
-				b.recs = append(b.recs, Rec{Key: keyOf(s), Batch: batch, State: st, Reason: reason, Recv: now, Gateway: gateway, LastSeen: lastSeen})
+				b.recs = append(b.recs, Rec{Key: keyOf(s), Batch: batch, State: st, Reason: reason, Recv: now, Gateway: gateway, LastSeen: lastSeen,
+					Start: int64(s.StartTimestamp()), End: int64(s.EndTimestamp())})
 			}
 		}
 	}
@@ -195,6 +198,8 @@ func RunMockBackend(grpcAddr, httpAddr string) error {
 			binary.LittleEndian.PutUint64(buf[30:], uint64(r.Recv))
 			buf[38] = r.Gateway
 			binary.LittleEndian.PutUint64(buf[39:], uint64(r.LastSeen))
+			binary.LittleEndian.PutUint64(buf[47:], uint64(r.Start))
+			binary.LittleEndian.PutUint64(buf[55:], uint64(r.End))
 			_, _ = bw.Write(buf[:])
 		}
 		_ = bw.Flush()
@@ -262,6 +267,8 @@ func (c *BackendClient) Records() ([]Rec, error) {
 		r.Recv = int64(binary.LittleEndian.Uint64(raw[off+30:]))
 		r.Gateway = raw[off+38]
 		r.LastSeen = int64(binary.LittleEndian.Uint64(raw[off+39:]))
+		r.Start = int64(binary.LittleEndian.Uint64(raw[off+47:]))
+		r.End = int64(binary.LittleEndian.Uint64(raw[off+55:]))
 		out = append(out, r)
 	}
 	return out, nil

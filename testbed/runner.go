@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -40,18 +41,27 @@ type Options struct {
 
 	// BrowserMeasure is browser_load's measured window per step (0: 20 s full, 4 s quick).
 	BrowserMeasure time.Duration
+	// mobile: app sessions, the window they start over, and idle_timeout
+	// (background_timeout is 3 ×).
+	MobileSessions int
+	MobileWindow   time.Duration
+	MobileIdle     time.Duration
+	// Skip names scenarios to leave out of a run that does not name them in Only.
+	Skip []string
 }
 
 func QuickOptions() Options {
 	return Options{Quick: true, Seed: 6, Sessions: 240, SessionWindow: 12 * time.Second, Workers: 8, Rounds: 1,
 		Warmup: time.Second, Measure: 4 * time.Second, Kills: 8, BaselineKills: 4, RecoverySpans: 50000, OverloadLimit: 5000,
-		AbuseSessions: 150, AbuseWindow: 10 * time.Second, HeldSpans: 200000}
+		AbuseSessions: 150, AbuseWindow: 10 * time.Second, HeldSpans: 200000,
+		MobileSessions: 90, MobileWindow: 12 * time.Second, MobileIdle: 3 * time.Second}
 }
 
 func FullOptions() Options {
 	return Options{Seed: 6, Sessions: 1500, SessionWindow: 60 * time.Second, Workers: 8, Rounds: 3,
 		Warmup: 2 * time.Second, Measure: 15 * time.Second, Kills: 25, BaselineKills: 20, RecoverySpans: 1000000, OverloadLimit: 20000,
-		AbuseSessions: 500, AbuseWindow: 30 * time.Second, HeldSpans: 10000000}
+		AbuseSessions: 500, AbuseWindow: 30 * time.Second, HeldSpans: 10000000,
+		MobileSessions: 540, MobileWindow: 60 * time.Second, MobileIdle: 10 * time.Second}
 }
 
 // Check is one invariant of the run.
@@ -86,6 +96,7 @@ type Results struct {
 	ScaleOut     *ScaleOutResult     `json:"scale_out,omitempty"`
 	Abuse        *AbuseResult        `json:"abuse,omitempty"`
 	HeldScale    *HeldScaleResult    `json:"held_scale,omitempty"`
+	Mobile       *MobileResult       `json:"mobile,omitempty"`
 	Checks       []Check             `json:"invariants"`
 	Errors       []string            `json:"errors,omitempty"`
 	Targets      []Check             `json:"targets"`
@@ -112,7 +123,7 @@ func (r *Runner) check(name string, ok bool, detail string) {
 
 func (r *Runner) want(name string) bool {
 	if len(r.o.Only) == 0 {
-		return true
+		return !slices.Contains(r.o.Skip, name)
 	}
 	for _, n := range r.o.Only {
 		if n == name {
@@ -207,6 +218,7 @@ func Run(o Options) (*Results, error) {
 	step("scale_out", func() (err error) { r.res.ScaleOut, err = r.scenarioScaleOutRepeated(); return })
 	step("abuse", func() (err error) { r.res.Abuse, err = r.scenarioAbuse(); return })
 	step("held_scale", func() (err error) { r.res.HeldScale, err = r.scenarioHeldScale(); return })
+	step("mobile", func() (err error) { r.res.Mobile, err = r.scenarioMobile(); return })
 	r.res.DurationSec = round1(time.Since(start).Seconds())
 	r.targets()
 	if o.OutDir != "" {

@@ -170,6 +170,9 @@ func PrintTable(w io.Writer, res *Results) {
 	if hs := res.HeldScale; hs != nil {
 		printHeldScale(w, hs)
 	}
+	if m := res.Mobile; m != nil {
+		printMobile(w, m)
+	}
 	fmt.Fprintf(w, "\n## invariants\n")
 	for _, c := range res.Checks {
 		fmt.Fprintf(w, "  [%s] %s — %s\n", okStr(c.OK), c.Name, c.Detail)

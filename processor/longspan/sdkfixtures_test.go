@@ -15,9 +15,9 @@ import (
 
 // The mobile SDK wire samples (testdata/wire, constructed from each SDK's source; see
 // its README) posted as the SDK posts them, through the stock OTLP receiver, with the
-// default configuration. These are what the collector does with them today; the rules
-// still to come for mobile (device clocks, session.end events, Embrace Apple copies as
-// snapshots behind an opt-in switch) are not asserted here.
+// default configuration. The session.end rule has its own tests (sessionend_test.go,
+// on the same samples); device clocks and Embrace Apple copies taken as snapshots
+// (opt-in) are not asserted here.
 
 // fixtureT is the time the mobile samples are built around (2026-12-07T08:00:00Z).
 var fixtureT = time.Unix(1796630400, 0).UTC()

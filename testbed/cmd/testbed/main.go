@@ -26,7 +26,7 @@ func main() {
 	quick := flag.Bool("quick", false, "reduced run (the one make testbed-quick / make test use)")
 	full := flag.Bool("full", false, "full run (default)")
 	out := flag.String("out", "testbed/results", "directory for latest.json")
-	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,browser_load,crash_loop,recovery,overload,scale_out,abuse,held_scale")
+	only := flag.String("only", "", "comma-separated scenarios: completeness,throughput,browser_load,crash_loop,recovery,overload,scale_out,abuse,held_scale,mobile")
 	heldSpans := flag.Int64("held-spans", 0, "held_scale: held spans to build (default: 200000 quick, 10000000 full)")
 	work := flag.String("workdir", "", "keep configs, journals and logs here (default: a temp dir)")
 	repeat := flag.Int("repeat", 1, "scale_out: run it this many times, each a fresh deployment; latest.json gets runs, runs_passed and a summary per run")
