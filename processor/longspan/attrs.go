@@ -3,6 +3,8 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 )
 
 // Every name and value the processor reads from or writes to telemetry lives here.
@@ -62,7 +64,7 @@ const (
 const (
 	sourceOTLPOpenSpan = "otlp_open_span"
 	sourceHeartbeatLog = "heartbeat_log"
-	sourceEmbrace      = "embrace"
+	sourceEmbrace      = engine.SourceEmbrace
 )
 
 // The values of longspan.close_reason, and most reasons of the span counters, are
@@ -111,6 +113,17 @@ const (
 	// (attrEventName), or the Swift instrumentation's body string.
 	eventSessionEnd = "session.end"
 	attrEventName   = "event.name"
+
+	// attrEmbraceType is the Embrace span type every span of its SDKs carries
+	// (perf, ux.session, ...).
+	attrEmbraceType = "emb.type"
+	// attrEmbraceSDKVersion is the resource attribute Embrace's SDKs record at start.
+	attrEmbraceSDKVersion = "emb.sdk.version"
+	// attrTelemetrySDKLanguage is the resource's SDK language: swift for the Apple SDK.
+	attrTelemetrySDKLanguage = "telemetry.sdk.language"
+	// The Embrace Apple SDK's session span and session id attribute.
+	embraceSessionSpanName = "emb-session"
+	embraceSessionIDKey    = "session.id"
 )
 
 // Reasons of otelcol_longspan_session_end_events.

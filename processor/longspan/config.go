@@ -64,6 +64,12 @@ type Config struct {
 	// as longspan.state=superseding, and a late open snapshot of the span is dropped
 	// instead of opening it again. Default 24h.
 	SupersedeWindow time.Duration `mapstructure:"supersede_window"`
+	// EmbraceAppleSnapshots treats Embrace Apple 6.x's copies of running spans (sent
+	// at each span's start and every 5 s for the session span, ended at the export
+	// time with status UNSET) as open-span snapshots, so that each span comes out
+	// once, with the client's real end (embrace.go). Costs a journal write for the
+	// start copy of every span of such apps. Default false.
+	EmbraceAppleSnapshots bool `mapstructure:"embrace_apple_snapshots"`
 	// HeartbeatFactor multiplies a heartbeat's partial.frequency into the span's idle
 	// deadline, in place of idle_timeout. Default 3.
 	HeartbeatFactor int `mapstructure:"heartbeat_factor"`
@@ -258,6 +264,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("limits.max_attribute_depth: %d must be at least 1", c.Limits.MaxAttributeDepth))
 	}
 	errs = append(errs, c.validateSessionAttributes()...)
+	errs = append(errs, c.validateEmbraceAppleSnapshots()...)
 	errs = append(errs, c.Quotas.validate()...)
 	if c.Watermark.Enabled {
 		positive("watermark.stall_warning", c.Watermark.StallWarning, time.Second)

@@ -44,6 +44,7 @@ func TestLoadConfig(t *testing.T) {
 	}
 	custom.Watermark = WatermarkConfig{Enabled: true, StallWarning: 2 * time.Minute}
 	custom.JournalPassThrough = true
+	custom.EmbraceAppleSnapshots = true
 
 	tests := []struct {
 		id      component.ID
@@ -74,6 +75,8 @@ func TestLoadConfig(t *testing.T) {
 				"quotas.per_session: max_open_spans, max_held_spans and max_bytes must be 0 (off) or positive",
 				"session_attributes: an attribute name must not be empty",
 				`session_attributes: "app.session" is listed twice`,
+				"embrace_apple_snapshots: session_attributes must list session.id",
+				"embrace_apple_snapshots: session_span_names must list emb-session",
 			},
 		},
 	}

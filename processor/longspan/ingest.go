@@ -104,6 +104,9 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 							it.idleTimeout = time.Duration(ms) * time.Millisecond
 						}
 					}
+					if p.cfg.EmbraceAppleSnapshots && isEmbraceAppleCopy(rs.Resource(), span) {
+						takeEmbraceCopy(&it)
+					}
 					it.interrupted = !it.open && embraceInterrupted(span)
 					items = append(items, it)
 				}

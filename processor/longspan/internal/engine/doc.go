@@ -37,6 +37,11 @@
 //     before it (SessionEnd; counted by the processor in session_end_events); with
 //     quotas.session_rule_same_client only those last reported by the same client
 //     (session_rule_untrusted).
+//   - Embrace session (embrace_apple_snapshots; Ingest and Tick): an open Embrace
+//     Apple copy (SourceEmbrace) of a span other than its session's session span
+//     lives by that session span (silence limit max_duration); when the session span
+//     is reconciled, the session's open copies are reconciled at its last report
+//     (spans_reconciled{session_ended}), trusted as the session rule is.
 //   - Client interrupted (Ingest): an ended span with an Embrace interruption code
 //     (emb.error_code) is held or passed marked client_interrupted; an open span
 //     with longspan.client.hint=page_unload or app_terminated is reconciled at once

@@ -192,6 +192,9 @@ func (e *Engine) ingestOpen(tx Tx, items []Item, i int, req Request, now time.Ti
 	}
 	s.SetSource(it.Source)
 	s.IdleTimeout = it.IdleTimeout
+	if e.livesBySession(it) {
+		s.IdleTimeout = e.cfg.MaxDuration // alive while its session span is (embrace.go)
+	}
 	if it.Hint == HintAppBackground {
 		// The app went to the background: silent for up to background_timeout. Any
 		// later report without the hint restores idle_timeout.

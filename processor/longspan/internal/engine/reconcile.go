@@ -52,6 +52,7 @@ func (e *Engine) reconcileExpired(tx Tx, trace pcommon.TraceID, now time.Time, r
 func (e *Engine) reconcile(tx Tx, s *spanjournal.Span, reason string, now time.Time, res *Result) {
 	e.closeSpan(tx, s, reason, now, res)
 	e.closeDescendants(tx, s.TraceID, s.SpanID, now, res)
+	e.endEmbraceSession(tx, s, now, res)
 }
 
 // closeDescendants reconciles the open descendants of a span that was reconciled or
@@ -84,7 +85,12 @@ func (e *Engine) closeDescendants(tx Tx, trace pcommon.TraceID, root pcommon.Spa
 // closeSpan turns the last known copy of an open span into its reconciled version:
 // it ends when the client was last seen (never "now"), with status Error.
 func (e *Engine) closeSpan(tx Tx, s *spanjournal.Span, reason string, now time.Time, res *Result) {
-	end := s.LastSeen()
+	e.closeSpanAt(tx, s, reason, s.LastSeen(), now, res)
+}
+
+// closeSpanAt is closeSpan for a span known alive until lastSeen.
+func (e *Engine) closeSpanAt(tx Tx, s *spanjournal.Span, reason string, lastSeen, now time.Time, res *Result) {
+	end := lastSeen
 	if end.Before(s.Start()) {
 		end = s.Start()
 	}
@@ -92,7 +98,7 @@ func (e *Engine) closeSpan(tx Tx, s *spanjournal.Span, reason string, now time.T
 	var payload []byte
 	if err == nil {
 		payload, err = e.codec.Reconciled(stored[0], Reconciliation{End: end, Reason: reason, Message: e.closeMessage(reason, s),
-			LastSeen: s.LastSeen(), Source: s.Source()})
+			LastSeen: lastSeen, Source: s.Source()})
 	}
 	if err != nil {
 		// Only a payload this processor failed to write could get here; keep the
@@ -106,7 +112,7 @@ func (e *Engine) closeSpan(tx Tx, s *spanjournal.Span, reason string, now time.T
 	tx.RememberClosed(spanjournal.SpanKey{Trace: s.TraceID, Span: s.SpanID}, spanjournal.Closed{At: now})
 	res.reconcile(s.TraceID, reason)
 	e.logger.Debug("Reconciled a span", zap.String("close_reason", reason), zap.String("name", s.Name),
-		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", s.LastSeen()))
+		zap.Stringer("trace_id", s.TraceID), zap.Stringer("span_id", s.SpanID), zap.Time("last_seen", lastSeen))
 }
 
 // reconcileSession applies the session_ended rule for the session span in it: the
