@@ -511,6 +511,8 @@ func (c *mobileClient) runEmbraceApple() {
 // UNSET), an ended one as it is.
 func (c *mobileClient) appleCopy(sp mobileSpec, embType string) bool {
 	td, spans := c.newTraces("shop-ios")
+	// The OpenTelemetry Swift SDK's resource, which Embrace Apple exports with.
+	td.ResourceSpans().At(0).Resource().Attributes().PutStr("telemetry.sdk.language", "swift")
 	now := c.now()
 	ended := !sp.end.IsZero()
 	if !ended {
