@@ -25,8 +25,15 @@ const (
 // Limits of a sustained step, and the generator's own.
 const (
 	browserP99LimitMs = 100
-	browserLateAfter  = 10 * time.Millisecond
-	browserLateBudget = 0.01 // a step with more late sends than this share: the generator was behind
+	// A send dispatched more than browserLateAfter after its scheduled time (half the p99
+	// budget gone before it left) is late. The generator was behind — it could not offer
+	// the rate, and the step says nothing of the collector — when more than
+	// browserLateBudget of the sends were late or it dispatched less than
+	// browserSentShare of the offered spans/s. Shorter stalls (a 2-core machine's run
+	// queue) stay in the latencies, which count from the scheduled time.
+	browserLateAfter  = 50 * time.Millisecond
+	browserLateBudget = 0.01
+	browserSentShare  = 0.98
 	browserIdle       = 2 * time.Minute
 	browserSnapshot   = 10 * time.Second // the shipped config's snapshot interval and min_age
 )
@@ -107,9 +114,9 @@ func (s *BrowserStep) judge() {
 	if s.AckP99Ms > browserP99LimitMs {
 		why = append(why, fmt.Sprintf("p99 ack %.1f ms > %d ms", s.AckP99Ms, browserP99LimitMs))
 	}
-	if float64(s.LateSends) > browserLateBudget*float64(s.Requests) {
+	if float64(s.LateSends) > browserLateBudget*float64(s.Requests) || s.SentSpansPerSec < browserSentShare*s.OfferedSpansPerSec {
 		s.GeneratorBehind = true
-		why = append(why, fmt.Sprintf("generator behind: %d of %d sends dispatched > %v late (sent %.0f of %.0f spans/s)",
+		why = append(why, fmt.Sprintf("generator behind: %d of %d sends dispatched > %v late, sent %.0f of %.0f spans/s",
 			s.LateSends, s.Requests, browserLateAfter, s.SentSpansPerSec, s.OfferedSpansPerSec))
 	}
 	if s.Requests == 0 {

@@ -157,6 +157,8 @@ func TestBrowserStepJudge(t *testing.T) {
 		{"errors", func(r *OpenLoopResult) { r.Errors = 2 }, false, false, "2 errors"},
 		{"late within budget", func(r *OpenLoopResult) { r.LateSends = 10 }, true, false, ""},
 		{"generator behind", func(r *OpenLoopResult) { r.LateSends = 11 }, false, true, "generator behind: 11 of 1000"},
+		{"sent below the offered rate", func(r *OpenLoopResult) { r.SentSpansPerSec = 970 }, false, true, "sent 970 of 1000 spans/s"},
+		{"sent within 2%", func(r *OpenLoopResult) { r.SentSpansPerSec = 981 }, true, false, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := ok
