@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 // browser_load (issue #21): the stock pipeline and longspan under the open-loop browser
@@ -99,10 +101,14 @@ type BrowserStep struct {
 	// RecordsPerFsync and RequestsPerFsync (longspan) are the journal records and the
 	// acknowledged requests per group commit (one write, one fsync; with sync: never, one
 	// write) over the window, from otelcol_spanjournal_batch_records.
-	RecordsPerFsync  *float64    `json:"records_per_fsync,omitempty"`
-	RequestsPerFsync *float64    `json:"requests_per_fsync,omitempty"`
-	FsyncsPerSec     *float64    `json:"fsyncs_per_s,omitempty"`
-	Loss             *LossReport `json:"loss,omitempty"` // steps with a ledger
+	RecordsPerFsync  *float64 `json:"records_per_fsync,omitempty"`
+	RequestsPerFsync *float64 `json:"requests_per_fsync,omitempty"`
+	FsyncsPerSec     *float64 `json:"fsyncs_per_s,omitempty"`
+	// FsyncMsP50 and FsyncMsP99: one group commit's write and fsync, from
+	// otelcol_spanjournal_fsync_duration's buckets over the window.
+	FsyncMsP50 *float64    `json:"fsync_ms_p50,omitempty"`
+	FsyncMsP99 *float64    `json:"fsync_ms_p99,omitempty"`
+	Loss       *LossReport `json:"loss,omitempty"` // steps with a ledger
 }
 
 // judge says whether the step was sustained, and if not, why.
@@ -212,6 +218,7 @@ type windowReading struct {
 	at                    time.Time
 	cpu                   float64
 	batchRecords, batches float64
+	fsync                 harness.Histogram
 	journal               bool // the batch metric was read
 }
 
@@ -224,6 +231,7 @@ func readWindow(c *Collector, journal bool) windowReading {
 		sum, err1 := c.Metric("otelcol_spanjournal_batch_records_sum")
 		n, err2 := c.Metric("otelcol_spanjournal_batch_records_count")
 		w.batchRecords, w.batches, w.journal = sum, n, err1 == nil && err2 == nil
+		_, w.fsync, _ = harness.HistogramAt(c.Params.MetricsPort, "otelcol_spanjournal_fsync_duration")
 	}
 	return w
 }
@@ -274,6 +282,7 @@ func (r *Runner) browserStep(be *Backend, cfg browserConfig, rate float64, tag s
 		if n := after.batches - before.batches; before.journal && after.journal && n > 0 {
 			rec, req, fps := round1((after.batchRecords-before.batchRecords)/n), round1(float64(res.AckedRequests)/n), round1(n/wall)
 			st.RecordsPerFsync, st.RequestsPerFsync, st.FsyncsPerSec = &rec, &req, &fps
+			st.FsyncMsP50, st.FsyncMsP99 = msOf(after.fsync.QuantileSince(before.fsync, 0.5)), msOf(after.fsync.QuantileSince(before.fsync, 0.99))
 		}
 	}
 	if s, err := rig.Stat(); err == nil {
@@ -292,12 +301,21 @@ func (r *Runner) browserStep(be *Backend, cfg browserConfig, rate float64, tag s
 	}
 	fsync := ""
 	if st.RecordsPerFsync != nil {
-		fsync = fmt.Sprintf(", %.1f records / %.1f requests per fsync", *st.RecordsPerFsync, *st.RequestsPerFsync)
+		fsync = fmt.Sprintf(", %.1f records / %.1f requests per fsync, fsync p50/p99 %s/%s ms", *st.RecordsPerFsync, *st.RequestsPerFsync, fmtOpt(st.FsyncMsP50), fmtOpt(st.FsyncMsP99))
 	}
 	r.logf("browser_load/%s %s at %.0f spans/s (%d pages): sent %.0f/s, acked %d/%d requests, p50 %.1f ms, p99 %.1f ms, late %d, collector %.2f cores, %.2f CPU-s/M%s: sustained %v %s",
 		cfg, tag, rate, res.Pages, res.SentSpansPerSec, res.AckedRequests, res.Requests, res.AckP50Ms, res.AckP99Ms, res.LateSends,
 		st.CollectorCPUCores, st.CPUSecPerMSpan, fsync, st.Sustained, st.Why)
 	return st, nil
+}
+
+// msOf is a quantile in seconds, as QuantileSince gives it, in milliseconds.
+func msOf(v *float64, _ float64) *float64 {
+	if v == nil {
+		return nil
+	}
+	ms := round3(*v * 1000)
+	return &ms
 }
 
 // browserSearch doubles the rate from StartRate until a step is not sustained (halves it

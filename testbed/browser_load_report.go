@@ -32,9 +32,9 @@ func printBrowserLoad(w io.Writer, bl *BrowserLoadResult) {
 			continue
 		}
 		for _, st := range s.Steps {
-			fmt.Fprintf(w, "  %-20s %7.0f spans/s: sent %7.0f/s, %5d pages, p50 %6.1f ms, p99 %7.1f ms, late %d, collector %.2f cores, %.2f CPU-s/M, fsync %s records / %s requests: %s %s\n",
+			fmt.Fprintf(w, "  %-20s %7.0f spans/s: sent %7.0f/s, %5d pages, p50 %6.1f ms, p99 %7.1f ms, late %d, collector %.2f cores, %.2f CPU-s/M, per fsync %s records / %s requests (p99 %s ms): %s %s\n",
 				st.Config, st.OfferedSpansPerSec, st.SentSpansPerSec, st.Pages, st.AckP50Ms, st.AckP99Ms, st.LateSends, st.CollectorCPUCores,
-				st.CPUSecPerMSpan, fmtOpt(st.RecordsPerFsync), fmtOpt(st.RequestsPerFsync), sustained(st.Sustained), st.Why)
+				st.CPUSecPerMSpan, fmtOpt(st.RecordsPerFsync), fmtOpt(st.RequestsPerFsync), fmtOpt(st.FsyncMsP99), sustained(st.Sustained), st.Why)
 		}
 	}
 }
