@@ -62,8 +62,8 @@ const (
 
 // Values of longspan.source: how the client reported an open span.
 const (
-	sourceOTLPOpenSpan = "otlp_open_span"
-	sourceHeartbeatLog = "heartbeat_log"
+	sourceOTLPOpenSpan = engine.SourceOTLPOpenSpan
+	sourceHeartbeatLog = engine.SourceHeartbeatLog
 	sourceEmbrace      = engine.SourceEmbrace
 )
 

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-longspan/otelcol-longspan/extension/spanjournal"
@@ -99,6 +100,12 @@ func (p *longspanProcessor) Start(_ context.Context, host component.Host) error 
 	if !p.emitter {
 		p.logger.Info("Another longspan processor emits snapshots and releases for this journal; this one only ingests")
 		return nil
+	}
+	if err := p.telemetry.RegisterLongspanSpansBackgroundedCallback(func(_ context.Context, o metric.Int64Observer) error {
+		o.Observe(p.rules.Backgrounded())
+		return nil
+	}); err != nil {
+		return err
 	}
 	p.stop = make(chan struct{})
 	ticks, stopTicker := p.clock.NewTicker(p.cfg.TickInterval)

@@ -102,10 +102,28 @@ type deadlines struct {
 	// live counts the entries of cur that are not noDeadline: the heaps hold each of
 	// them once, and stale entries besides.
 	live int
+	// backgrounded counts, per trace and in all (total), the open spans whose app is in
+	// the background (background.go), as of their trace's last indexing.
+	backgrounded map[pcommon.TraceID]int
+	total        int
 }
 
 func newDeadlines() *deadlines {
-	return &deadlines{cur: map[pcommon.TraceID][numClocks]int64{}}
+	return &deadlines{cur: map[pcommon.TraceID][numClocks]int64{}, backgrounded: map[pcommon.TraceID]int{}}
+}
+
+// setBackgrounded makes n the number of backgrounded open spans of trace id.
+func (d *deadlines) setBackgrounded(id pcommon.TraceID, n int) {
+	old := d.backgrounded[id]
+	if n == old {
+		return
+	}
+	d.total += n - old
+	if n == 0 {
+		delete(d.backgrounded, id)
+	} else {
+		d.backgrounded[id] = n
+	}
 }
 
 // entries is how many entries the heaps hold, live and stale.
@@ -210,12 +228,13 @@ func deadlineNanos(t time.Time) int64 {
 
 // traceDeadlines is when the timed rules next have something to do for a trace, on
 // each clock: exactly the instants at which reconcileExpired or releaseDue would act
-// (a trace not held: nothing).
-func (e *Engine) traceDeadlines(tx Tx, trace pcommon.TraceID) [numClocks]int64 {
-	next := [numClocks]int64{noDeadline, noDeadline, noDeadline}
+// (a trace not held: nothing); and how many of its open spans are backgrounded, which
+// the same walk of its open spans counts.
+func (e *Engine) traceDeadlines(tx Tx, trace pcommon.TraceID) (next [numClocks]int64, backgrounded int) {
+	next = [numClocks]int64{noDeadline, noDeadline, noDeadline}
 	t, ok := tx.Trace(trace)
 	if !ok || t.Spans == 0 {
-		return next
+		return next, 0
 	}
 	if t.Open == 0 {
 		// releaseDue: complete once the grace clock reaches the release gate.
@@ -223,16 +242,27 @@ func (e *Engine) traceDeadlines(tx Tx, trace pcommon.TraceID) [numClocks]int64 {
 		if g := e.releaseGate(t); !g.IsZero() {
 			next[clockGrace] = deadlineNanos(g)
 		}
-		return next
+		return next, 0
 	}
 	tx.OpenSpansOf(trace, func(s *spanjournal.Span) {
 		next[clockSilence] = min(next[clockSilence], deadlineNanos(e.idleDeadline(s)))
 		next[clockWall] = min(next[clockWall], deadlineNanos(e.maxDurationDeadline(s)))
+		if isBackgrounded(s) {
+			backgrounded++
+		}
 	})
 	if t.Spans > t.Open {
 		next[clockWall] = min(next[clockWall], deadlineNanos(e.holdDeadline(t)))
 	}
-	return next
+	return next, backgrounded
+}
+
+// index brings the index up to date for trace id: its deadlines and its count of
+// backgrounded open spans.
+func (e *Engine) index(tx Tx, id pcommon.TraceID) {
+	next, backgrounded := e.traceDeadlines(tx, id)
+	e.deadlines.set(id, next)
+	e.deadlines.setBackgrounded(id, backgrounded)
 }
 
 // indexChanged brings the index up to date with the traces changed since the last
@@ -243,10 +273,9 @@ func (e *Engine) indexChanged(tx Tx) {
 	if first {
 		e.deadlines = newDeadlines()
 	}
-	d := e.deadlines
-	all := tx.TakeChanged(func(id pcommon.TraceID) { d.set(id, e.traceDeadlines(tx, id)) })
+	all := tx.TakeChanged(func(id pcommon.TraceID) { e.index(tx, id) })
 	if all || first {
-		tx.TraceIDs(func(id pcommon.TraceID) { d.set(id, e.traceDeadlines(tx, id)) })
+		tx.TraceIDs(func(id pcommon.TraceID) { e.index(tx, id) })
 	}
 }
 

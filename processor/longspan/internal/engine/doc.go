@@ -48,7 +48,9 @@
 //     (spans_reconciled{client_interrupted}), an app_terminated one ending at its
 //     longspan.client.last_seen_unix_nano.
 //   - Background (Ingest): longspan.client.hint=app_background gives the span
-//     background_timeout instead of idle_timeout, until a report without the hint.
+//     background_timeout instead of idle_timeout, until a report without the hint;
+//     the index counts such spans (Backgrounded; the processor's gauge
+//     spans_backgrounded).
 //   - Hold start: a trace's hold starts with its first ended span held next to open
 //     ones, or at the processor's start for a recovered trace (holdStart).
 //   - Grace (release gate): a trace with nothing open leaves once the grace clock

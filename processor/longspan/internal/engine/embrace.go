@@ -22,10 +22,6 @@ import (
 //     reconciled session_ended, each ending at the session span's last report, or its
 //     own when later: the last time the app was known alive (endEmbraceSession).
 
-// SourceEmbrace is the longspan.source of a span the Embrace SDKs reported: an open
-// copy of a running span, or an ended span closed as interrupted.
-const SourceEmbrace = "embrace"
-
 // livesBySession says whether open span it is an Embrace copy whose liveness is its
 // session span's.
 func (e *Engine) livesBySession(it *Item) bool {

@@ -1,6 +1,7 @@
 package engine // import "github.com/otelcol-longspan/otelcol-longspan/processor/longspan/internal/engine"
 
 import (
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -30,6 +31,10 @@ type Engine struct {
 	// progress, paced over the ticks of snapshot.interval.
 	nextSnapshot time.Time
 	snapRound    snapshotRound
+
+	// backgrounded is the index's count of backgrounded open spans (background.go),
+	// read by the processor's gauge from another goroutine.
+	backgrounded atomic.Int64
 }
 
 // Clocks are the instants silence and the release gate are measured at, given the

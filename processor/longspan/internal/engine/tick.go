@@ -19,9 +19,10 @@ func (e *Engine) Tick(tx Tx, now time.Time) Result {
 	e.releaseComplete(tx, &res, now)
 	// A due trace the rules left unchanged still needs its next deadline.
 	for _, id := range due {
-		e.deadlines.set(id, e.traceDeadlines(tx, id))
+		e.index(tx, id)
 	}
 	e.indexChanged(tx)
+	e.backgrounded.Store(int64(e.deadlines.total))
 	res.Snapshots = e.takeSnapshots(tx, now)
 	return res
 }

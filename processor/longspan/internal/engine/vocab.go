@@ -37,6 +37,16 @@ const (
 	OutcomeRepeat = "repeat"
 )
 
+// Values of longspan.source: how the client reported a span (the processor sets it,
+// the rules read it).
+const (
+	SourceOTLPOpenSpan = "otlp_open_span"
+	SourceHeartbeatLog = "heartbeat_log"
+	// SourceEmbrace is a span the Embrace SDKs reported: an open copy of a running
+	// span (embrace.go), or an ended span closed as interrupted.
+	SourceEmbrace = "embrace"
+)
+
 // Values of longspan.client.hint: what our clients know about an open span's future.
 const (
 	// HintPageUnload: the page is gone and the span will never end.

@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -35,6 +37,7 @@ type TelemetryBuilder struct {
 	LongspanSessionEndEvents     metric.Int64Counter
 	LongspanSessionRuleUntrusted metric.Int64Counter
 	LongspanSnapshotsEmitted     metric.Int64Counter
+	LongspanSpansBackgrounded    metric.Int64ObservableGauge
 	LongspanSpansDropped         metric.Int64Counter
 	LongspanSpansReceived        metric.Int64Counter
 	LongspanSpansReconciled      metric.Int64Counter
@@ -56,6 +59,31 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterLongspanSpansBackgroundedCallback sets callback for observable LongspanSpansBackgrounded metric.
+func (builder *TelemetryBuilder) RegisterLongspanSpansBackgroundedCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.LongspanSpansBackgrounded, obs: o})
+		return nil
+	}, builder.LongspanSpansBackgrounded)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -127,6 +155,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.LongspanSnapshotsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_longspan_snapshots_emitted",
 		metric.WithDescription("Snapshot spans of live work emitted. [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanSpansBackgrounded, err = builder.meter.Int64ObservableGauge(
+		"otelcol_longspan_spans_backgrounded",
+		metric.WithDescription("Open spans whose last report carried longspan.client.hint=app_background, allowed background_timeout of silence (counted by the journal's emitter as of its last tick). [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)
