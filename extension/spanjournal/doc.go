@@ -40,8 +40,12 @@
 //
 // Journaled, and rebuilt by replay after a restart:
 //   - every held span with all its fields (Span; recSpan), open, ended or reconciled,
-//     the client it came from included (span format 2; format 1 records, written
-//     before clients were kept, replay with no client);
+//     the client it came from and that client's clock offset included (span format
+//     3; format 2 records, written before offsets were kept, replay with offset zero,
+//     "not known", and format 1 records, before clients were kept, with no client
+//     either). The offset rides in Origin, which the spans of a session share: the
+//     processor changes a span's offset only when its estimate moves past a
+//     tolerance, so a session keeps one Origin (and one copy of it in memory);
 //   - released batches until their retention ends (Released.TraceID, Batch, At, Early,
 //     Spans; recRelease, recReleasedBatch, recForget);
 //   - the ids of spans open here that were closed, when, and whether reconciled or

@@ -2,6 +2,7 @@ package spanjournal
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -66,11 +67,29 @@ func TestSpanEncodingRoundTrips(t *testing.T) {
 	}
 }
 
+func TestSpanFormat2StillDecodes(t *testing.T) {
+	in := testSpan(1, 2, SpanOpen)
+	o := Origin{Service: in.Service(), SessionID: in.SessionID(), Client: in.Client(), ClockOffset: -8 * 24 * time.Hour}
+	in.SetOrigin(o)
+	b := encodeTestSpan(in)
+	got, err := decodeSpan(&decoder{b: b})
+	require.NoError(t, err)
+	assert.Equal(t, -8*24*time.Hour, got.ClockOffset(), "format 3 keeps the offset")
+	// Format 2 is format 3 without the trailing offset.
+	b = b[:len(b)-len(binary.AppendVarint(nil, int64(o.ClockOffset)))]
+	b[0] = spanFormat2
+	got, err = decodeSpan(&decoder{b: b})
+	require.NoError(t, err)
+	assert.Zero(t, got.ClockOffset(), "not known")
+	assert.Equal(t, in.Client(), got.Client())
+	assert.Equal(t, in.inMemory(), got.inMemory())
+}
+
 func TestSpanFormat1StillDecodes(t *testing.T) {
 	in := testSpan(1, 2, SpanOpen)
 	b := encodeTestSpan(in)
-	// Format 1 is format 2 without the trailing client.
-	b = b[:len(b)-1-len(in.Client())]
+	// Format 1 is format 3 without the trailing client and offset (zero: one byte).
+	b = b[:len(b)-1-len(in.Client())-1]
 	b[0] = spanFormat1
 	got, err := decodeSpan(&decoder{b: b})
 	require.NoError(t, err)

@@ -39,10 +39,12 @@ const (
 )
 
 // spanFormat is the first byte of an encoded span, so the layout can evolve. Format 2
-// appends the client after the payload; format 1 records (no client) still replay.
+// appends the client after the payload, format 3 the client's clock offset after it;
+// format 1 records (no client) and 2 (no offset) still replay.
 const (
 	spanFormat1 byte = 1
-	spanFormat  byte = 2
+	spanFormat2 byte = 2
+	spanFormat  byte = 3
 )
 
 var errShortRecord = errors.New("journal record too short")
@@ -68,12 +70,13 @@ func encodeSpan(dst []byte, s *Span, payload []byte) ([]byte, int) {
 	dst = binary.AppendUvarint(dst, uint64(len(payload)))
 	off := len(dst)
 	dst = append(dst, payload...)
-	return appendString(dst, o.Client), off
+	dst = appendString(dst, o.Client)
+	return binary.AppendVarint(dst, int64(o.ClockOffset)), off
 }
 
 func decodeSpan(d *decoder) (*Span, error) {
 	format := d.byte()
-	if format != spanFormat && format != spanFormat1 && d.err == nil {
+	if (format < spanFormat1 || format > spanFormat) && d.err == nil {
 		return nil, fmt.Errorf("unknown span format %d", format)
 	}
 	s := &Span{}
@@ -100,8 +103,11 @@ func decodeSpan(d *decoder) (*Span, error) {
 	} else if d.err == nil {
 		s.at = d.at.Slice(off+uvarintLen(len(p)), len(p))
 	}
-	if format == spanFormat {
+	if format >= spanFormat2 {
 		o.Client = d.string()
+	}
+	if format >= spanFormat {
+		o.ClockOffset = time.Duration(d.varint())
 	}
 	if o != (Origin{}) {
 		s.origin = &o
@@ -120,7 +126,7 @@ func decodeSpan(d *decoder) (*Span, error) {
 func spanRecord(s *Span, payload []byte) (wal.Record, int) {
 	o := s.origin0()
 	// Sized for all of it: a record that outgrows its buffer copies the payload again.
-	size := 96 + len(s.Name) + len(payload) + len(o.Service) + len(o.SessionID) + len(o.Source) + len(o.Client)
+	size := 106 + len(s.Name) + len(payload) + len(o.Service) + len(o.SessionID) + len(o.Source) + len(o.Client)
 	b, off := encodeSpan(make([]byte, 0, size), s, payload)
 	return wal.Record{Type: recSpan, Data: b}, off
 }

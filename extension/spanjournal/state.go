@@ -91,6 +91,13 @@ type Origin struct {
 	// Client is the address the span was last reported from (the processor's client
 	// key for quotas and the session rule); empty when not known.
 	Client string
+	// ClockOffset is how far the client's clock is ahead of the collector's (behind
+	// when negative), as the processor estimated it; zero when not known. The span's
+	// own times (its start) are in the client's clock; FirstSeen and LastSeen are in
+	// the collector's. Kept here, with what a session's spans share, and not on the
+	// span: it moves rarely (the processor changes it only past a tolerance), so a
+	// session keeps one Origin, and Span keeps its size.
+	ClockOffset time.Duration
 }
 
 // SetOrigin sets the span's service, session, source and client.
@@ -121,6 +128,10 @@ func (s *Span) Source() string { return s.origin0().Source }
 
 // Client is the address the span was last reported from; empty when not known.
 func (s *Span) Client() string { return s.origin0().Client }
+
+// ClockOffset returns how far the span's client clock is ahead of the collector's
+// (Origin.ClockOffset).
+func (s *Span) ClockOffset() time.Duration { return s.origin0().ClockOffset }
 
 // Start is the client's start time of the span.
 func (s *Span) Start() time.Time { return fromNanos(s.start) }

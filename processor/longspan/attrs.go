@@ -32,6 +32,9 @@ const (
 	// attrClientLastSeen is, with engine.HintAppTerminated, the last time (the
 	// client's clock, Unix ns) the dead run knew the span open.
 	attrClientLastSeen = "longspan.client.last_seen_unix_nano"
+	// attrClientNow is the client's clock (Unix ns) when it sent an open-span report:
+	// the request's resource is judged in that clock (engine's clock.go).
+	attrClientNow = "longspan.client.now_unix_nano"
 )
 
 // Output attributes (docs/design.md, "Output attributes").
@@ -86,7 +89,6 @@ func withReason(reason string) metric.AddOption {
 const (
 	dropInvalidID      = "invalid_id"
 	dropEndBeforeStart = "end_before_start"
-	dropStartInFuture  = "start_in_future"
 	dropNoStartTime    = "no_start_time"
 )
 

@@ -80,9 +80,13 @@ type Config struct {
 	// TickInterval is how often the processor checks for spans to reconcile and traces
 	// to release. Default 1s.
 	TickInterval time.Duration `mapstructure:"tick_interval"`
-	// MaxFutureSkew drops spans that start further in the future than this, by the
-	// collector's clock. Default 1h.
+	// MaxFutureSkew is how far past its client's clock (the collector's, for a client
+	// that does not stamp its reports) a span may start. A span starting later is not
+	// dropped: it is taken to come from a clock at least that far ahead, and counted
+	// in spans_clock_suspect{reason=start_in_future}. Default 1h.
 	MaxFutureSkew time.Duration `mapstructure:"max_future_skew"`
+	// ClientClock is how client clock offsets are kept (device clocks).
+	ClientClock ClientClockConfig `mapstructure:"client_clock"`
 
 	Limits LimitsConfig `mapstructure:"limits"`
 
@@ -213,6 +217,17 @@ type WatermarkConfig struct {
 	StallWarning time.Duration `mapstructure:"stall_warning"`
 }
 
+// ClientClockConfig: a client that stamps its reports with
+// longspan.client.now_unix_nano has its clock offset estimated from them, and its
+// spans are judged in its clock (docs/design.md, "Device clocks").
+type ClientClockConfig struct {
+	// Tolerance is how far an offset estimate may move before a held span takes it
+	// (counted in clock_offset_moves); new estimates are rounded to it, so the spans
+	// of a session share one offset. A reconciled span's end is off by at most about
+	// half of it. Default 1s.
+	Tolerance time.Duration `mapstructure:"tolerance"`
+}
+
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Journal.Type().String() == "" {
@@ -229,6 +244,7 @@ func (c *Config) Validate() error {
 	positive("release_retention", c.ReleaseRetention, 0)
 	positive("tick_interval", c.TickInterval, 10*time.Millisecond)
 	positive("max_future_skew", c.MaxFutureSkew, 0)
+	positive("client_clock.tolerance", c.ClientClock.Tolerance, time.Millisecond)
 	positive("parent_grace", c.ParentGrace, 0)
 	if c.ParentGrace > c.MaxTraceHold {
 		errs = append(errs, fmt.Errorf("parent_grace: %s must not exceed max_trace_hold (%s)", c.ParentGrace, c.MaxTraceHold))

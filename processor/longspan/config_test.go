@@ -34,6 +34,7 @@ func TestLoadConfig(t *testing.T) {
 	custom.PassHeartbeatLogs = true
 	custom.TickInterval = 500 * time.Millisecond
 	custom.MaxFutureSkew = 10 * time.Minute
+	custom.ClientClock = ClientClockConfig{Tolerance: 250 * time.Millisecond}
 	custom.Limits = LimitsConfig{MaxOpenSpans: 5000, MaxHeldSpans: 20000, MaxReconciledIDs: 100, MaxSpanBytes: 4096, MaxAttributeDepth: 4}
 	custom.Quotas = QuotasConfig{
 		ClientAddressHeader: "x-forwarded-for", RetryAfter: 30 * time.Second, LogInterval: 5 * time.Minute, MaxLoggedClients: 100,
@@ -59,6 +60,7 @@ func TestLoadConfig(t *testing.T) {
 				"idle_timeout: 0s must be at least 1s",
 				"max_trace_hold: 0s must be at least 1s",
 				"tick_interval: 5ms must be at least 10ms",
+				"client_clock.tolerance: 0s must be at least 1ms",
 				"snapshot.min_age: -1s must be at least 0s",
 				"snapshot.interval: 1ms must be 0 (off) or at least tick_interval (5ms)",
 				"limits.max_open_spans: 0 must be at least 1",

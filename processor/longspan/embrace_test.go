@@ -107,7 +107,11 @@ func TestEmbraceAppleSessionSpanCarriesItsSessionsCopies(t *testing.T) {
 		if i%2 == 1 {
 			name = "embrace-apple-session-copy-10s.json"
 		}
-		ep.postFixture(t, name)
+		// Each copy ends at its export time, the device's clock (here the
+		// collector's): the collector judges the session's spans in that clock.
+		copyOf := readFixture(t, name)
+		copyOf.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).SetEndTimestamp(pcommon.NewTimestampFromTime(last))
+		ep.sendGRPC(t, copyOf)
 		h.advance(0)
 	}
 	assert.Empty(t, h.sink.AllTraces(), "the checkout copy lives while its session span is reported")

@@ -39,6 +39,7 @@ func createDefaultConfig() component.Config {
 		HeartbeatFactor:  3,
 		TickInterval:     time.Second,
 		MaxFutureSkew:    time.Hour,
+		ClientClock:      ClientClockConfig{Tolerance: time.Second},
 		Limits: LimitsConfig{
 			MaxOpenSpans:      1_000_000,
 			MaxHeldSpans:      10_000_000,

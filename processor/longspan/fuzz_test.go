@@ -516,7 +516,7 @@ func scenarioSpanInto(td ptrace.Traces, r *programReader, now time.Time) ptrace.
 	}
 	switch start {
 	case 0xff:
-		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(2 * time.Hour))) // start_in_future
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(2 * time.Hour))) // a device clock 2 h fast
 	case 0xfe:
 		s.SetStartTimestamp(0) // no_start_time, for an open span
 	default:

@@ -26,6 +26,8 @@ type item struct {
 	idleTimeout time.Duration
 	// interrupted is an ended span the client closed as interrupted (Embrace codes).
 	interrupted bool
+	// clock is the client's clock, by its resource's stamp.
+	clock clientClock
 	// rerouted is a heartbeat another shard's logs pipeline sent here as a span; its
 	// marker attribute is removed from what is stored and passed on.
 	rerouted bool
@@ -68,9 +70,10 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 		p.logger.Warn("Dropped a bad span; the rest of its request goes on", zap.String("reason", reason),
 			zap.Stringer("trace_id", it.traceID), zap.Stringer("span_id", it.spanID), zap.String("name", it.span.Name()))
 	}
-	maxStart := now.Add(p.cfg.MaxFutureSkew)
 	for i := 0; i < td.ResourceSpans().Len(); i++ {
 		rs := td.ResourceSpans().At(i)
+		first := len(items)
+		var clock clientClock
 		for j := 0; j < rs.ScopeSpans().Len(); j++ {
 			ss := rs.ScopeSpans().At(j)
 			scopeReason := validateScope(rs, ss, p.cfg.Limits.MaxAttributeDepth)
@@ -87,8 +90,6 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 					drop(dropInvalidID, &it)
 				case !it.open && span.EndTimestamp() < span.StartTimestamp():
 					drop(dropEndBeforeStart, &it)
-				case span.StartTimestamp().AsTime().After(maxStart):
-					drop(dropStartInFuture, &it)
 				case it.open && span.StartTimestamp() == 0:
 					drop(dropNoStartTime, &it)
 				case p.hostile(&it, scopeReason, drop):
@@ -108,12 +109,44 @@ func (p *longspanProcessor) classify(td ptrace.Traces, now time.Time) (items []i
 						takeEmbraceCopy(&it)
 					}
 					it.interrupted = !it.open && embraceInterrupted(span)
+					clock.read(&it, now)
 					items = append(items, it)
 				}
 			}
 		}
+		for k := first; k < len(items); k++ {
+			items[k].clock = clock
+		}
 	}
 	return items, drops, probes
+}
+
+// clientClock is a client's clock as a request tells it, against the receipt time:
+// the first longspan.client.now_unix_nano of a resource's spans, or else the latest
+// end of its Embrace Apple copies (their end is the export time: the client's clock
+// when it sent them). The rules judge the resource's spans in it (the engine's
+// clock.go).
+type clientClock struct {
+	offset  time.Duration
+	stamped bool
+	// byCopy: the offset is an Embrace copy's, which a stamp or a later copy replaces.
+	byCopy bool
+}
+
+// read takes what the span of it, received at now, tells of its client's clock.
+func (c *clientClock) read(it *item, now time.Time) {
+	if c.stamped && !c.byCopy {
+		return
+	}
+	if v, ok := it.span.Attributes().Get(attrClientNow); ok && v.Type() == pcommon.ValueTypeInt && v.Int() > 0 {
+		c.offset, c.stamped, c.byCopy = time.Unix(0, v.Int()).Sub(now), true, false
+		return
+	}
+	if it.open && it.source == sourceEmbrace {
+		if o := it.span.EndTimestamp().AsTime().Sub(now); !c.stamped || o > c.offset {
+			c.offset, c.stamped, c.byCopy = o, true, true
+		}
+	}
 }
 
 // request is one request's valid spans as the rules see them (rules[i] is items[i]),
@@ -144,7 +177,7 @@ func (it *item) ruleItem(service string) engine.Item {
 		TraceID: it.traceID, SpanID: it.spanID, ParentID: span.ParentSpanID(), Name: span.Name(), Service: service,
 		Start: span.StartTimestamp().AsTime(), Open: it.open, Session: it.session, Client: it.client,
 		Source: it.source, Heartbeat: it.source == sourceHeartbeatLog, IdleTimeout: it.idleTimeout,
-		Interrupted: it.interrupted, Rerouted: it.rerouted,
+		Interrupted: it.interrupted, Rerouted: it.rerouted, ClockOffset: it.clock.offset, Stamped: it.clock.stamped,
 	}
 	if !it.open {
 		r.End = span.EndTimestamp().AsTime()

@@ -61,6 +61,7 @@ func (cfg *Config) rules(passOn bool) engine.Config {
 	return engine.Config{
 		IdleTimeout: cfg.IdleTimeout, BackgroundTimeout: cfg.backgroundTimeout(), MaxDuration: cfg.MaxDuration,
 		MaxTraceHold: cfg.MaxTraceHold, ParentGrace: cfg.ParentGrace, SupersedeWindow: cfg.SupersedeWindow,
+		MaxFutureSkew: cfg.MaxFutureSkew, ClockTolerance: cfg.ClientClock.Tolerance,
 		SessionSpanNames: cfg.SessionSpanNames, SessionRuleSameClient: cfg.Quotas.SessionRuleSameClient,
 		Watermark: cfg.Watermark.Enabled, RerouteHeartbeats: cfg.RerouteHeartbeats,
 		PassOn: passOn && !cfg.JournalPassThrough, MaxSpanBytes: cfg.Limits.MaxSpanBytes,

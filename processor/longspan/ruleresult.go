@@ -27,6 +27,12 @@ func (p *longspanProcessor) count(ctx context.Context, drops map[string]int, res
 	if n := res.Received[engine.OutcomeSuperseding]; n > 0 {
 		p.telemetry.LongspanSpansSuperseding.Add(ctx, int64(n))
 	}
+	for reason, n := range res.ClockSuspect {
+		p.telemetry.LongspanSpansClockSuspect.Add(ctx, int64(n), withReason(reason))
+	}
+	if res.OffsetMoves > 0 {
+		p.telemetry.LongspanClockOffsetMoves.Add(ctx, int64(res.OffsetMoves))
+	}
 	if res.UntrustedSession > 0 {
 		p.telemetry.LongspanSessionRuleUntrusted.Add(ctx, int64(res.UntrustedSession))
 	}

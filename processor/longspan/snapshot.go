@@ -2,7 +2,6 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
-	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -15,8 +14,9 @@ import (
 const snapshotChunk = 1000
 
 // emitSnapshots sends a snapshot of each live span: the span as last reported, ended
-// now, and marked so that the pipeline routes it around tail sampling.
-func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []engine.Snapshot, now time.Time) {
+// at the tick in its client's clock, and marked so that the pipeline routes it around
+// tail sampling.
+func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []engine.Snapshot) {
 	for len(snaps) > 0 {
 		chunk := snaps[:min(len(snaps), snapshotChunk)]
 		snaps = snaps[len(chunk):]
@@ -27,7 +27,7 @@ func (p *longspanProcessor) emitSnapshots(ctx context.Context, snaps []engine.Sn
 		payloads, err := p.journal.Payloads(spans)
 		td, errs := decodeSpans(spans, payloads, err, func(i int, span ptrace.Span) {
 			sn := chunk[i]
-			span.SetEndTimestamp(timestamp(now))
+			span.SetEndTimestamp(timestamp(sn.End))
 			attrs := span.Attributes()
 			attrs.PutStr(attrState, stateSnapshot)
 			attrs.PutInt(attrSnapshotSeq, int64(sn.Seq))

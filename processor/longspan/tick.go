@@ -51,5 +51,5 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	p.count(ctx, nil, res)
 	p.warnIfStalled(ctx, now)
 	p.deliver(ctx, due, now)
-	p.emitSnapshots(ctx, res.Snapshots, now)
+	p.emitSnapshots(ctx, res.Snapshots)
 }

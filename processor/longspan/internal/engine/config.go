@@ -35,6 +35,13 @@ type Config struct {
 	// request (a traces pipeline without journal_pass_through); otherwise they are
 	// journaled as a trace of their own and released at once.
 	PassOn bool
+	// MaxFutureSkew is max_future_skew: how far past the collector's clock, or past its
+	// client's clock when known, a span may start before its clock is taken to be
+	// wrong.
+	MaxFutureSkew time.Duration
+	// ClockTolerance is client_clock.tolerance: how far a client's clock offset
+	// estimate may move before a span held with another offset takes the new one.
+	ClockTolerance time.Duration
 	// MaxSpanBytes is limits.max_span_bytes.
 	MaxSpanBytes int
 	// SnapshotInterval and SnapshotMinAge are snapshot.interval and snapshot.min_age;

@@ -26,8 +26,8 @@
 //   - Idle deadline (Tick): an open span silent for idle_timeout (or its heartbeat's
 //     frequency × heartbeat_factor, or background_timeout after app_background) on
 //     the silence clock is reconciled (spans_reconciled{idle_timeout}).
-//   - Max duration (Tick): an open span open longer than max_duration is reconciled
-//     (spans_reconciled{max_duration}).
+//   - Max duration (Tick): an open span open longer than max_duration, from its
+//     start in its client's clock, is reconciled (spans_reconciled{max_duration}).
 //   - Descendants: the open descendants of a reconciled span, or of one its client
 //     ended as interrupted, are reconciled (spans_reconciled{parent_reconciled}).
 //   - Session (Ingest): a new session span (session_attributes, session_span_names)
@@ -62,6 +62,13 @@
 //   - Snapshots (Tick): every snapshot.interval, each span open at least
 //     snapshot.min_age gets a numbered snapshot, the round paced over the ticks of
 //     the interval (snapshots_emitted).
+//   - Device clocks (Ingest, clock.go): a span's own times are in its client's
+//     clock, estimated from longspan.client.now_unix_nano (offset = stamp − receipt,
+//     kept per span in the journal, moved only past client_clock.tolerance:
+//     clock_offset_moves); max_duration, the reconciled end, snapshot ends and
+//     app_terminated's last-seen are judged in it. A start past max_future_skew of
+//     that clock is never dropped: the span is taken to come from a clock that far
+//     ahead (spans_clock_suspect{start_in_future}).
 //   - Limits and quotas: Adds is what Ingest would store of a request, measured by
 //     the same decision; the processor refuses the request past limits.* or quotas.*
 //     (requests_refused).

@@ -22,7 +22,8 @@ type world struct {
 
 func newWorld(t *testing.T, mutate func(*Config)) *world {
 	cfg := Config{IdleTimeout: 5 * time.Minute, BackgroundTimeout: 15 * time.Minute, MaxDuration: time.Hour,
-		MaxTraceHold: 10 * time.Minute, SupersedeWindow: time.Hour, PassOn: true, MaxSpanBytes: 1 << 20, TickInterval: time.Second}
+		MaxTraceHold: 10 * time.Minute, SupersedeWindow: time.Hour, PassOn: true, MaxSpanBytes: 1 << 20, TickInterval: time.Second,
+		MaxFutureSkew: time.Hour, ClockTolerance: time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -116,9 +116,12 @@ func (e *Engine) ingestEnded(tx Tx, items []Item, i int, req Request, now time.T
 		e.logger.Debug("Dropped a repeat delivery of an ended span already released",
 			zap.Stringer("trace_id", it.TraceID), zap.Stringer("span_id", it.SpanID), zap.String("name", it.Name))
 		return
+	}
+	clock := e.clockOf(it, old, now, res)
+	switch v {
 	case supersedeEnd:
 		it.ReconciledAt = c.At
-		e.passOn(tx, items, i, req, MarkSuperseding, now, res)
+		e.passOn(tx, items, i, req, MarkSuperseding, clock, now, res)
 		res.receive(OutcomeSuperseding)
 		// Remembered as ended by its client: a repeat of this end (a mobile SDK's
 		// disk buffer sends a file again when its acknowledgement was lost) is
@@ -130,12 +133,12 @@ func (e *Engine) ingestEnded(tx Tx, items []Item, i int, req Request, now time.T
 		if v == passInterrupted {
 			mark = MarkInterrupted
 		}
-		e.passOn(tx, items, i, req, mark, now, res)
+		e.passOn(tx, items, i, req, mark, clock, now, res)
 		res.receive(OutcomePassed)
 		e.endSession(tx, it, now, res)
 		return
 	case holdForParent:
-		if s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, MarkNone, res); ok {
+		if s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, MarkNone, clock, res); ok {
 			tx.Put(s, now)
 			tx.SetGrace(it.TraceID, now.Add(e.cfg.ParentGrace))
 			res.receive(OutcomeGraceHeld)
@@ -146,7 +149,7 @@ func (e *Engine) ingestEnded(tx Tx, items []Item, i int, req Request, now time.T
 	if it.Interrupted {
 		mark = MarkInterrupted
 	}
-	s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, mark, res)
+	s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, mark, clock, res)
 	if !ok {
 		return
 	}
@@ -186,7 +189,7 @@ func (e *Engine) ingestOpen(tx Tx, items []Item, i int, req Request, now time.Ti
 			zap.Stringer("trace_id", it.TraceID), zap.Stringer("span_id", it.SpanID), zap.String("name", it.Name))
 		return
 	}
-	s, ok := e.newSpan(items, i, req, now, spanjournal.SpanOpen, MarkNone, res)
+	s, ok := e.newSpan(items, i, req, now, spanjournal.SpanOpen, MarkNone, e.clockOf(it, old, now, res), res)
 	if !ok {
 		return
 	}
@@ -215,7 +218,7 @@ func (e *Engine) ingestOpen(tx Tx, items []Item, i int, req Request, now time.Ti
 		// The run that had this span open was killed or crashed; the next launch
 		// reports the last time it knew it open, in the client's clock, as the span's
 		// own times are: that is when it was last seen.
-		s.SetTimes(s.Start(), s.FirstSeen(), terminatedLastSeen(it, now))
+		s.SetTimes(s.Start(), s.FirstSeen(), terminatedLastSeen(it, s.ClockOffset(), now))
 	}
 	tx.Put(s, now)
 	if old == nil && e.isSessionSpan(it) {
@@ -230,15 +233,16 @@ func (e *Engine) ingestOpen(tx Tx, items []Item, i int, req Request, now time.Ti
 }
 
 // terminatedLastSeen is an app_terminated span's last-known time, not before its
-// start; without one, the receipt time now.
-func terminatedLastSeen(it *Item, now time.Time) time.Time {
+// start, in the collector's clock (the client's is ahead by offset); without one, the
+// receipt time now.
+func terminatedLastSeen(it *Item, offset time.Duration, now time.Time) time.Time {
 	switch {
 	case it.ClientLastSeen.IsZero():
 		return now
 	case it.ClientLastSeen.After(it.Start):
-		return it.ClientLastSeen
+		return it.ClientLastSeen.Add(-offset)
 	}
-	return it.Start
+	return it.Start.Add(-offset)
 }
 
 // wasReleased says whether the span of it was released and is still journaled.
@@ -257,20 +261,20 @@ func wasReleased(tx Tx, it *Item) bool {
 // has no traces consumer, and journal_pass_through wants every acknowledged span on
 // disk (Config.PassOn unset): then it journals the span as a complete trace of its
 // own, which the journal's emitter delivers and keeps for release_retention.
-func (e *Engine) passOn(tx Tx, items []Item, i int, req Request, mark Mark, now time.Time, res *Result) {
+func (e *Engine) passOn(tx Tx, items []Item, i int, req Request, mark Mark, clock time.Duration, now time.Time, res *Result) {
 	if e.cfg.PassOn {
 		res.pass(&items[i], mark)
 		return
 	}
-	if s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, mark, res); ok {
+	if s, ok := e.newSpan(items, i, req, now, spanjournal.SpanEnded, mark, clock, res); ok {
 		tx.Put(s, now)
 		res.touch(items[i].TraceID)
 	}
 }
 
 // newSpan builds the journal entry of an incoming span, its stored copy changed by
-// mark.
-func (e *Engine) newSpan(items []Item, i int, req Request, now time.Time, st spanjournal.SpanState, mark Mark, res *Result) (*spanjournal.Span, bool) {
+// mark, from a client whose clock is ahead by clock (clock.go).
+func (e *Engine) newSpan(items []Item, i int, req Request, now time.Time, st spanjournal.SpanState, mark Mark, clock time.Duration, res *Result) (*spanjournal.Span, bool) {
 	it := &items[i]
 	payload, err := req.Payload(i, mark)
 	if err != nil {
@@ -289,7 +293,7 @@ func (e *Engine) newSpan(items []Item, i int, req Request, now time.Time, st spa
 		TraceID: it.TraceID, SpanID: it.SpanID, ParentID: it.ParentID, State: st,
 		Name: it.Name,
 	}
-	s.SetOrigin(spanjournal.Origin{Service: it.Service, SessionID: it.Session, Client: it.Client})
+	s.SetOrigin(spanjournal.Origin{Service: it.Service, SessionID: it.Session, Client: it.Client, ClockOffset: clock})
 	s.SetTimes(it.Start, now, now)
 	s.SetPayload(payload)
 	return s, true

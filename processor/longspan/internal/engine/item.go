@@ -35,6 +35,10 @@ type Item struct {
 	// Rerouted is a heartbeat another shard's logs pipeline sent here as a span: its
 	// copy that goes on loses the marker attribute.
 	Rerouted bool
+	// ClockOffset is how far the client's clock is ahead of the collector's by the
+	// request (longspan.client.now_unix_nano minus the receipt time), when Stamped.
+	ClockOffset time.Duration
+	Stamped     bool
 	// Hint is longspan.client.hint (Hint*), "" when not sent; ClientLastSeen is
 	// longspan.client.last_seen_unix_nano (the client's clock), zero when not usable.
 	Hint           string

@@ -83,13 +83,15 @@ func (e *Engine) closeDescendants(tx Tx, trace pcommon.TraceID, root pcommon.Spa
 }
 
 // closeSpan turns the last known copy of an open span into its reconciled version:
-// it ends when the client was last seen (never "now"), with status Error.
+// it ends when the client was last seen (never "now"), in the client's clock
+// (clock.go), not before its start, with status Error.
 func (e *Engine) closeSpan(tx Tx, s *spanjournal.Span, reason string, now time.Time, res *Result) {
 	e.closeSpanAt(tx, s, reason, s.LastSeen(), now, res)
 }
 
-// closeSpanAt is closeSpan for a span known alive until lastSeen.
-func (e *Engine) closeSpanAt(tx Tx, s *spanjournal.Span, reason string, lastSeen, now time.Time, res *Result) {
+// closeSpanAt is closeSpan for a span known alive until alive (the collector's clock).
+func (e *Engine) closeSpanAt(tx Tx, s *spanjournal.Span, reason string, alive, now time.Time, res *Result) {
+	lastSeen := clientTime(s, alive)
 	end := lastSeen
 	if end.Before(s.Start()) {
 		end = s.Start()

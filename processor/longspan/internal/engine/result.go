@@ -29,6 +29,12 @@ type Result struct {
 	// UntrustedSession counts open spans the session rule left alone because another
 	// client reported them.
 	UntrustedSession int
+	// ClockSuspect counts spans kept although their times were impossible on the
+	// clock they were judged in, by reason (otelcol_longspan_spans_clock_suspect);
+	// OffsetMoves counts held spans whose client clock offset moved past
+	// client_clock.tolerance (otelcol_longspan_clock_offset_moves).
+	ClockSuspect map[string]int
+	OffsetMoves  int
 
 	// touched holds the traces whose spans changed: releaseComplete releases each one
 	// that is complete.
@@ -36,10 +42,11 @@ type Result struct {
 }
 
 // Snapshot is what a snapshot needs of an open span, copied under the journal lock.
+// End and LastSeen are in the span's client clock (clock.go).
 type Snapshot struct {
-	Span     *spanjournal.Span
-	Seq      uint32
-	LastSeen time.Time
+	Span          *spanjournal.Span
+	Seq           uint32
+	End, LastSeen time.Time
 }
 
 // pass sends a span on, through the request's pass-through part.

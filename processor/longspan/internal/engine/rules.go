@@ -38,9 +38,9 @@ func (e *Engine) idleDeadline(s *spanjournal.Span) time.Time {
 }
 
 // maxDurationDeadline is the wall-clock instant at which open span s is reconciled as
-// max_duration.
+// max_duration: its start, in the collector's clock (clock.go), plus max_duration.
 func (e *Engine) maxDurationDeadline(s *spanjournal.Span) time.Time {
-	return s.Start().Add(e.cfg.MaxDuration)
+	return s.Start().Add(e.cfg.MaxDuration - s.ClockOffset())
 }
 
 // holdStart is when a trace began holding ended spans next to open ones: HeldSince,

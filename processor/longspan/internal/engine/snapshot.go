@@ -54,8 +54,8 @@ func (e *Engine) snapshotShards(tx Tx, now time.Time, limit int, snaps []Snapsho
 	for r.next < spanjournal.OpenShards && (limit < 0 || visited < limit) {
 		tx.OpenSpansInShard(r.next, func(s *spanjournal.Span) {
 			visited++
-			if now.Sub(s.Start()) >= e.cfg.SnapshotMinAge {
-				snaps = append(snaps, Snapshot{Span: s, Seq: tx.NextSnapshotSeq(s), LastSeen: s.LastSeen()})
+			if end := clientTime(s, now); end.Sub(s.Start()) >= e.cfg.SnapshotMinAge {
+				snaps = append(snaps, Snapshot{Span: s, Seq: tx.NextSnapshotSeq(s), End: end, LastSeen: clientTime(s, s.LastSeen())})
 			}
 		})
 		r.next++

@@ -20,6 +20,14 @@ const (
 	DropUnencodable   = "unencodable"
 )
 
+// Reasons of otelcol_longspan_spans_clock_suspect: a span kept although its times
+// were impossible on the clock it was judged in (clock.go).
+const (
+	// SuspectStartInFuture is a span starting later than max_future_skew past its
+	// client's clock (the collector's, when the client did not say).
+	SuspectStartInFuture = "start_in_future"
+)
+
 // Reasons of otelcol_longspan_spans_received: what became of a valid span.
 const (
 	OutcomePassed  = "passed"

@@ -28,6 +28,7 @@ type TelemetryBuilder struct {
 	meter                        metric.Meter
 	mu                           sync.Mutex
 	registrations                []metric.Registration
+	LongspanClockOffsetMoves     metric.Int64Counter
 	LongspanHeartbeatsRerouted   metric.Int64Counter
 	LongspanLogRecordsDropped    metric.Int64Counter
 	LongspanProbesReceived       metric.Int64Counter
@@ -38,6 +39,7 @@ type TelemetryBuilder struct {
 	LongspanSessionRuleUntrusted metric.Int64Counter
 	LongspanSnapshotsEmitted     metric.Int64Counter
 	LongspanSpansBackgrounded    metric.Int64ObservableGauge
+	LongspanSpansClockSuspect    metric.Int64Counter
 	LongspanSpansDropped         metric.Int64Counter
 	LongspanSpansReceived        metric.Int64Counter
 	LongspanSpansReconciled      metric.Int64Counter
@@ -104,6 +106,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.LongspanClockOffsetMoves, err = builder.meter.Int64Counter(
+		"otelcol_longspan_clock_offset_moves",
+		metric.WithDescription("Held spans whose client clock offset estimate moved past client_clock.tolerance and was replaced. [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.LongspanHeartbeatsRerouted, err = builder.meter.Int64Counter(
 		"otelcol_longspan_heartbeats_rerouted",
 		metric.WithDescription("Heartbeat records sent, as spans, through the front tier to the shard that holds their span (reroute_heartbeats). [Development]"),
@@ -161,6 +169,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.LongspanSpansBackgrounded, err = builder.meter.Int64ObservableGauge(
 		"otelcol_longspan_spans_backgrounded",
 		metric.WithDescription("Open spans whose last report carried longspan.client.hint=app_background, allowed background_timeout of silence (counted by the journal's emitter as of its last tick). [Development]"),
+		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanSpansClockSuspect, err = builder.meter.Int64Counter(
+		"otelcol_longspan_spans_clock_suspect",
+		metric.WithDescription("Spans kept although their times were impossible on their client's clock (the collector's when the client did not say), by reason; never dropped for their times alone. [Development]"),
 		metric.WithUnit("{spans}"),
 	)
 	errs = errors.Join(errs, err)

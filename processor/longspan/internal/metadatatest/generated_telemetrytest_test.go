@@ -24,6 +24,7 @@ func TestSetupTelemetry(t *testing.T) {
 		observer.Observe(1)
 		return nil
 	}))
+	tb.LongspanClockOffsetMoves.Add(context.Background(), 1)
 	tb.LongspanHeartbeatsRerouted.Add(context.Background(), 1)
 	tb.LongspanLogRecordsDropped.Add(context.Background(), 1)
 	tb.LongspanProbesReceived.Add(context.Background(), 1)
@@ -33,6 +34,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSessionEndEvents.Add(context.Background(), 1)
 	tb.LongspanSessionRuleUntrusted.Add(context.Background(), 1)
 	tb.LongspanSnapshotsEmitted.Add(context.Background(), 1)
+	tb.LongspanSpansClockSuspect.Add(context.Background(), 1)
 	tb.LongspanSpansDropped.Add(context.Background(), 1)
 	tb.LongspanSpansReceived.Add(context.Background(), 1)
 	tb.LongspanSpansReconciled.Add(context.Background(), 1)
@@ -43,6 +45,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanTickDuration.Record(context.Background(), 1)
 	tb.LongspanTickRulesDuration.Record(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
+	AssertEqualLongspanClockOffsetMoves(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanHeartbeatsRerouted(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
@@ -71,6 +76,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanSpansBackgrounded(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanSpansClockSuspect(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanSpansDropped(t, testTel,
