@@ -99,7 +99,7 @@ func (r *Runner) scenarioMobile() (*MobileResult, error) {
 		fmt.Sprintf("%d (spans_dropped %v)", res.DroppedForClock, res.DroppedByReason))
 	r.check("mobile: duration error p99 <= 2 s (client clock)", m.DurationErrP99 <= 2 && m.DurationChecked > 0,
 		fmt.Sprintf("p99 %.3fs, max %.3fs over %d spans %v", m.DurationErrP99, m.DurationErrMax, m.DurationChecked, m.DurationExamples))
-	r.check("mobile: every Embrace Apple span out once", m.EmbraceCopiesOut == 0, fmt.Sprintf("%d spans out more than once", m.EmbraceCopiesOut))
+	r.check("mobile: every Embrace Apple span out once", m.EmbraceCopiesOut == 0, fmt.Sprintf("%d spans out more than once %v", m.EmbraceCopiesOut, m.EmbraceCopiesEx))
 	r.check("mobile: app_terminated closed within 2 s (p99, less decision_wait)", m.TerminatedP99 <= 2 && m.TerminatedOpen == 0,
 		fmt.Sprintf("p99 %.3fs, %d never closed client_interrupted", m.TerminatedP99, m.TerminatedOpen))
 	r.check("mobile: kept traces 100% complete", m.KeptCompletePct == 100 && m.KeptTraces > 0,

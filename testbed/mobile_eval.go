@@ -24,6 +24,7 @@ type MobileFigures struct {
 	// Apple's copies apart): what is left when no clock is off.
 	DurationErrTrueClock float64  `json:"duration_error_p99_s_true_clock"`
 	EmbraceCopiesOut     int      `json:"embrace_copies_out"`
+	EmbraceCopiesEx      []string `json:"embrace_copies_out_examples,omitempty"`
 	TerminatedP99        float64  `json:"terminated_closed_p99_s"`
 	TerminatedOpen       int      `json:"terminated_not_closed"`
 	TerminatedOpenEx     []string `json:"terminated_not_closed_examples,omitempty"`
@@ -113,6 +114,7 @@ func EvaluateMobile(sessions []*MobileSession, recs []Rec, lim mobileLimits) Mob
 			}
 			if s.Life == LifeEmbraceApple && out > 1 {
 				f.EmbraceCopiesOut++
+				addExample(&f.EmbraceCopiesEx, "session %d (clock %v): %v", s.Idx, s.Offset, recStates(byKey[sp.Key]))
 			}
 			if sp.Terminated != nil && !sp.closedBy(byKey[sp.Key], "client_interrupted") {
 				f.TerminatedOpen++
