@@ -40,8 +40,6 @@ func TestQuick(t *testing.T) {
 	o.Bin = bin
 	o.OutDir = "results"
 	o.WorkDir = t.TempDir()
-	// mobile joins the gate once the collector's mobile rules (issue #20) are in.
-	o.Skip = []string{"mobile"}
 	if only := os.Getenv("TESTBED_ONLY"); only != "" {
 		o.Only = strings.Split(only, ",")
 	}

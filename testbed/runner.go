@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +45,6 @@ type Options struct {
 	MobileSessions int
 	MobileWindow   time.Duration
 	MobileIdle     time.Duration
-	// Skip names scenarios to leave out of a run that does not name them in Only.
-	Skip []string
 }
 
 func QuickOptions() Options {
@@ -123,7 +120,7 @@ func (r *Runner) check(name string, ok bool, detail string) {
 
 func (r *Runner) want(name string) bool {
 	if len(r.o.Only) == 0 {
-		return !slices.Contains(r.o.Skip, name)
+		return true
 	}
 	for _, n := range r.o.Only {
 		if n == name {
