@@ -23,13 +23,18 @@ import (
 //   - churn: 1000 new children arrive in held traces before each tick (not timed);
 //
 //   - snapshots: snapshot.interval 30s, the clock moves 1s per tick, so a round
-//     (taken and emitted) falls into every 30th tick.
+//     (taken and emitted) falls into every 30th tick;
+//
+//   - rereport: every root is reported again, in requests of 1000, before each tick
+//     (not timed; the clock moves 1s, so every idle deadline moves). The requests'
+//     own time is reported as ns/re-report: the emitter indexes what a request
+//     changed in the request's update, not in the tick.
 //
 //     go test -run '^$' -bench BenchmarkTickHolding -benchtime 200x ./processor/longspan/
 func BenchmarkTickHolding(b *testing.B) {
 	const children = 300
 	for _, held := range []int{100_000, 1_000_000} {
-		for _, mode := range []string{"idle", "churn", "snapshots"} {
+		for _, mode := range []string{"idle", "churn", "snapshots", "rereport"} {
 			b.Run(fmt.Sprintf("held=%d/%s", held, mode), func(b *testing.B) {
 				benchTickHolding(b, held, children, mode)
 			})
@@ -71,9 +76,23 @@ func benchTickHolding(b *testing.B, held, children int, mode string) {
 	h.advance(time.Second) // the first tick (indexes what is held)
 	ctx := context.Background()
 	next := uint64(1 << 32)
+	var reporting time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		switch mode {
+		case "rereport":
+			b.StopTimer()
+			clk.Advance(time.Second)
+			began := time.Now()
+			for from := uint64(0); from < traceCount; from += 1000 {
+				specs := make([]spanSpec, 0, 1000)
+				for n := from; n < min(from+1000, traceCount); n++ {
+					specs = append(specs, spanSpec{trace: traceID(n), id: rootID, name: "page.session", start: t0})
+				}
+				h.mustConsume(traces(specs...))
+			}
+			reporting += time.Since(began)
+			b.StartTimer()
 		case "churn":
 			b.StopTimer()
 			specs := make([]spanSpec, 0, 1000)
@@ -90,5 +109,8 @@ func benchTickHolding(b *testing.B, held, children int, mode string) {
 			clk.Advance(time.Second)
 		}
 		h.proc.tick(ctx)
+	}
+	if mode == "rereport" {
+		b.ReportMetric(float64(reporting.Nanoseconds())/float64(uint64(b.N)*traceCount), "ns/re-report")
 	}
 }

@@ -25,10 +25,19 @@ import (
 //
 // Invalidation is lazy: the journal records every trace whose spans, hold or grace
 // changed (Tx.TakeChanged, whoever changed it: a request, a logs-pipeline instance,
-// the tick itself); the tick recomputes those traces' deadlines and pushes the ones
-// that moved. cur holds each trace's current deadline per clock; a popped entry that
-// differs from it is stale and skipped. When stale entries outnumber live ones (plus
-// a constant) the heaps are rebuilt from cur.
+// the tick itself); the emitter recomputes those traces' deadlines and pushes the ones
+// that moved, at the end of each of its requests' updates (Ingest) and at its ticks.
+// A trace's deadlines depend on its state, the configuration and the processor's
+// start only, not on when they are computed, so indexing a change in the request
+// that made it gives the tick the same index it would have built, and the tick's
+// time under the journal lock no longer grows with what requests changed since the
+// last tick (a re-report of every root re-indexed every trace in one tick: 46–190 ms
+// at 10 M held spans, which ingestion and the open-span view waited out). What the
+// tick still indexes: its own changes, and those of another instance (a logs
+// pipeline's) not followed by a request of the emitter. cur holds each trace's
+// current deadline per clock; a popped entry that differs from it is stale and
+// skipped. When stale entries outnumber live ones (plus a constant) the heaps are
+// rebuilt from cur.
 
 const (
 	clockSilence = iota

@@ -199,3 +199,20 @@ func TestTickVisitsOnlyDueTraces(t *testing.T) {
 	e.indexChanged(tx)
 	assert.Empty(t, e.dueTraces(t0.Add(2*time.Second)))
 }
+
+// The emitter indexes what a request changed in the request's own update: once it
+// has ticked, an Ingest leaves the tick no change to index, and the index already
+// holds the moved deadline. Before its first tick (and on any other instance) the
+// changes wait for the tick.
+func TestIngestIndexesItsOwnChanges(t *testing.T) {
+	w := newWorld(t, nil)
+	w.ingest(openSpan(traceA, root, pcommon.SpanID{}, t0))
+	assert.Nil(t, w.e.deadlines, "not indexed before the first tick")
+	assert.Len(t, w.tx.changed, 0, "the journal starts tracking at the first tick")
+	w.tick(time.Second)
+	assert.Equal(t, t0.Add(w.e.cfg.IdleTimeout).UnixNano(), w.e.deadlines.cur[traceA][clockSilence])
+	w.now = w.now.Add(time.Minute)
+	w.ingest(openSpan(traceA, root, pcommon.SpanID{}, t0))
+	assert.Empty(t, w.tx.changed, "nothing left for the tick")
+	assert.Equal(t, w.now.Add(w.e.cfg.IdleTimeout).UnixNano(), w.e.deadlines.cur[traceA][clockSilence], "the idle deadline moved with the report")
+}

@@ -26,6 +26,12 @@ func (e *Engine) Ingest(tx Tx, items []Item, ends []SessionEnd, req Request, now
 	}
 	e.gateArrivals(tx, &res, now)
 	e.releaseComplete(tx, &res, now)
+	if e.deadlines != nil {
+		// The emitter indexes what its requests changed in their own updates: the
+		// tick, which holds the journal lock while everyone waits, then only pops
+		// what is due (deadlines.go).
+		e.indexChanged(tx)
+	}
 	return res
 }
 
