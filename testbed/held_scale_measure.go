@@ -142,13 +142,25 @@ func (h *hsRun) tickFrom(name string, before [2]harness.Histogram, window time.D
 	return t
 }
 
-// tickWindow measures the tick over window with nothing sent.
-func (h *hsRun) tickWindow(name string, window time.Duration) HSTick {
+// tickDuringReReport measures the tick while every open root of clients [0, hi) is
+// reported again (the burst that moves every idle deadline at once: issue #21), from
+// before the burst until window after its start or two ticks after its end, whichever
+// is later, so the ticks that follow the burst's changes count. It returns the roots
+// re-reported too.
+func (h *hsRun) tickDuringReReport(name string, hi, workers, beat int, window time.Duration) (HSTick, int64) {
 	before := h.scrapeTick(name)
-	time.Sleep(window)
-	t := h.tickFrom(name, before, window)
+	began := time.Now()
+	var n atomic.Int64
+	h.forClients(0, hi, workers, func(cl int, snd *Sender) {
+		td, k := h.plan.rootsRequest(cl, 0, beat)
+		if h.send(snd, td) {
+			n.Add(int64(k))
+		}
+	})
+	time.Sleep(max(time.Until(began.Add(window)), 2*h.shipped.Tick))
+	t := h.tickFrom(name, before, time.Since(began))
 	t.HeldSpans = h.acked.Load()
-	return t
+	return t, n.Load()
 }
 
 // viewProbe asks for the open-span view (its default limit) n times, one after the
