@@ -12,31 +12,45 @@ import (
 
 // tick runs the timed rules under one journal update: reconciliation, release of
 // traces that completed or held too long, delivery of released traces (and their
-// retries), forgetting traces past tail sampling, and snapshots. Only the journal's
-// emitter runs it.
+// retries), forgetting traces past tail sampling, and the first slice of the tick's
+// snapshots; the rest of its snapshots are taken in further updates of at most
+// engine.SnapshotHoldSlice open spans each, so that no hold of the journal lock is
+// longer than one slice. Only the journal's emitter runs it.
 //
 // Its cost does not grow with what is held (engine.Engine.Tick).
-// longspan_tick_duration records how long the
-// journal update took (waiting for the lock, the rules, the snapshots taken and the
-// journal write), longspan_tick_rules_duration the part under the lock.
+// longspan_tick_duration records how long the tick's journal updates took (waiting
+// for the lock, the rules, the snapshots taken and the journal writes),
+// longspan_tick_rules_duration its longest hold of the lock.
 func (p *longspanProcessor) tick(ctx context.Context) {
 	now := p.clock.Now()
 	var res ruleResult
 	var due []*spanjournal.Released
 	var evicted int
-	var rules time.Duration
+	var longest time.Duration
+	pending := false
+	hold := func(fn func(tx *spanjournal.Tx)) error {
+		return p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
+			locked := time.Now()
+			fn(tx)
+			pending = p.rules.SnapshotsPending()
+			longest = max(longest, time.Since(locked))
+			return nil
+		})
+	}
 	began := time.Now()
-	err := p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
-		locked := time.Now()
-		defer func() { rules = time.Since(locked) }()
+	err := hold(func(tx *spanjournal.Tx) {
 		res = p.rules.Tick(engine.Journal(tx), now)
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
 		_, evicted = tx.ForgetClosed(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
-		return nil
 	})
+	for err == nil && pending {
+		err = hold(func(tx *spanjournal.Tx) {
+			res.Snapshots = p.rules.MoreSnapshots(engine.Journal(tx), now, res.Snapshots)
+		})
+	}
 	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
-	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(rules)/float64(time.Millisecond))
+	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(longest)/float64(time.Millisecond))
 	if evicted > 0 {
 		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
 		p.logger.Warn("Forgot closed span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span, and a late snapshot of them opens them again",
@@ -45,7 +59,8 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	if err != nil {
 		// The changes stand in memory and are delivered below (spanjournal's
 		// Journal.Update): the journal restates them at its next checkpoint, and a
-		// restart before that may reconcile or release them again.
+		// restart before that may reconcile or release them again. The snapshots not
+		// taken yet are taken at the next tick.
 		p.logger.Error("Journaling timed changes failed; they stay in effect and the journal's next checkpoint writes them (a restart before it may repeat them)", zap.Error(err))
 	}
 	p.count(ctx, nil, res)

@@ -59,9 +59,10 @@
 //     (traces_released, spans_released).
 //   - Max trace hold (Tick): a trace holding ended spans next to open ones longer
 //     than max_trace_hold releases them early (spans_released_early).
-//   - Snapshots (Tick): every snapshot.interval, each span open at least
-//     snapshot.min_age gets a numbered snapshot, the round paced over the ticks of
-//     the interval (snapshots_emitted).
+//   - Snapshots (Tick, MoreSnapshots): every snapshot.interval, each span open at
+//     least snapshot.min_age gets a numbered snapshot, the round paced over the ticks
+//     of the interval, a tick's share taken in slices of SnapshotHoldSlice open spans,
+//     each in a journal update of its own (snapshots_emitted).
 //   - Device clocks (Ingest, clock.go): a span's own times are in its client's
 //     clock, estimated from longspan.client.now_unix_nano (offset = stamp − receipt,
 //     kept per span in the journal, moved only past client_clock.tolerance:

@@ -222,14 +222,14 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.LongspanTickDuration, err = builder.meter.Float64Histogram(
 		"otelcol_longspan_tick_duration",
-		metric.WithDescription("Duration of one timed-rules pass (a tick's journal update, the journal write included). [Development]"),
+		metric.WithDescription("Duration of one timed-rules pass (a tick's journal updates, the journal writes included; a tick takes its snapshots in updates of at most 1024 open spans each). [Development]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanTickRulesDuration, err = builder.meter.Float64Histogram(
 		"otelcol_longspan_tick_rules_duration",
-		metric.WithDescription("The part of longspan_tick_duration spent running the timed rules under the journal lock (what ingestion waits for), without waiting for the lock or the journal write. [Development]"),
+		metric.WithDescription("The longest hold of the journal lock of one tick (what ingestion and the open-span view wait for at most), without waiting for the lock or the journal write. [Development]"),
 		metric.WithUnit("ms"),
 		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
 	)

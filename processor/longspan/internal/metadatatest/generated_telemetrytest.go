@@ -326,7 +326,7 @@ func AssertEqualLongspanSpansSuperseding(t *testing.T, tt *componenttest.Telemet
 func AssertEqualLongspanTickDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_longspan_tick_duration",
-		Description: "Duration of one timed-rules pass (a tick's journal update, the journal write included). [Development]",
+		Description: "Duration of one timed-rules pass (a tick's journal updates, the journal writes included; a tick takes its snapshots in updates of at most 1024 open spans each). [Development]",
 		Unit:        "ms",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -341,7 +341,7 @@ func AssertEqualLongspanTickDuration(t *testing.T, tt *componenttest.Telemetry, 
 func AssertEqualLongspanTickRulesDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_longspan_tick_rules_duration",
-		Description: "The part of longspan_tick_duration spent running the timed rules under the journal lock (what ingestion waits for), without waiting for the lock or the journal write. [Development]",
+		Description: "The longest hold of the journal lock of one tick (what ingestion and the open-span view wait for at most), without waiting for the lock or the journal write. [Development]",
 		Unit:        "ms",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
