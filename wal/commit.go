@@ -14,6 +14,9 @@ import (
 type batch struct {
 	recs    []Record
 	callers int // Submit calls in this batch
+	// held is how long the committer held the batch back for
+	// Options.MinSyncInterval before writing it.
+	held time.Duration
 
 	// Set by the committer before done is closed.
 	first uint64
@@ -147,14 +150,21 @@ func (l *Log) run() {
 	}
 }
 
-// take cuts the batch being formed. If fewer callers are queued than were in
-// the previous batch it first waits (at most maxGather, SyncAlways only) for
-// the rest: with N goroutines each waiting for its own record, cutting at
-// the first arrival would alternate batches of 1 and N-1 records and halve
-// the records per fsync. The caller that completes the count signals
-// gathered, so the committer sleeps instead of spinning and leaves the CPUs
-// to the callers.
+// take cuts the batch being formed. Under SyncAlways with a MinSyncInterval
+// it first holds the batch until that long after the previous fsync began
+// (spaceSyncs), so the records submitted meanwhile share the next fsync. If
+// it did not hold the batch and fewer callers are queued than were in the
+// previous batch, it waits (at most maxGather, SyncAlways only) for the
+// rest: with N goroutines each waiting for its own record, cutting at the
+// first arrival would alternate batches of 1 and N-1 records and halve the
+// records per fsync. The caller that completes the count signals gathered,
+// so the committer sleeps instead of spinning and leaves the CPUs to the
+// callers.
 func (l *Log) take(timer *time.Timer) *batch {
+	held, ok := l.spaceSyncs()
+	if !ok {
+		return nil
+	}
 	l.mu.Lock()
 	b := l.cur
 	if b == nil || len(b.recs) == 0 || l.closed {
@@ -163,7 +173,7 @@ func (l *Log) take(timer *time.Timer) *batch {
 		l.mu.Unlock()
 		return nil
 	}
-	if b.callers < l.prevCallers && l.opts.Sync == SyncAlways {
+	if held == 0 && b.callers < l.prevCallers && l.opts.Sync == SyncAlways {
 		l.gatherTarget = l.prevCallers
 		select { // drop a stale signal
 		case <-l.gathered:
@@ -190,7 +200,31 @@ func (l *Log) take(timer *time.Timer) *batch {
 	l.spare = nil
 	l.mu.Unlock()
 	l.prevCallers = b.callers
+	b.held = held
 	return b
+}
+
+// spaceSyncs holds the batch being formed, under SyncAlways with a
+// MinSyncInterval, until that long after the previous fsync began, and
+// returns how long it held it: fsyncs start at least MinSyncInterval apart,
+// and a batch whose first record comes later than that is written at once.
+// ok is false when the log is closing: the batch is then left for Close to
+// fail. lastSync is the committer's own (set by commit): no lock guards it.
+func (l *Log) spaceSyncs() (held time.Duration, ok bool) {
+	if l.opts.MinSyncInterval <= 0 || l.opts.Sync != SyncAlways {
+		return 0, true
+	}
+	start := l.opts.now()
+	wait := l.lastSync.Add(l.opts.MinSyncInterval).Sub(start)
+	if wait <= 0 {
+		return 0, true
+	}
+	select {
+	case <-l.opts.after(wait):
+		return l.opts.now().Sub(start), true
+	case <-l.quit:
+		return 0, false
+	}
 }
 
 // commit writes b with one Write and, under SyncAlways, one fsync, then
@@ -221,6 +255,7 @@ func (l *Log) commit(b *batch) {
 	var took time.Duration
 	if err == nil && l.opts.Sync == SyncAlways {
 		start := time.Now()
+		l.lastSync = l.opts.now()
 		err = l.st.Sync()
 		if err == nil && cycled {
 			// The writer does not fsync the directory when it creates a
@@ -252,7 +287,7 @@ func (l *Log) commit(b *batch) {
 	b.locs = locs
 	close(b.done)
 	if h := l.opts.Hooks.OnCommit; h != nil {
-		h(len(b.recs), bytes, took)
+		h(Commit{Records: len(b.recs), Submits: b.callers, Bytes: bytes, Fsync: took, Held: b.held})
 	}
 }
 

@@ -27,6 +27,10 @@ type faults struct {
 	entered   chan struct{} // signalled when a gated Write starts
 	release   chan struct{}
 	failMode  string // what the next non-gated Write does: "", "before", "after", "torn", "sync"
+	syncs     int    // fsyncs of segments that succeeded
+	// duringSync, if set, runs once inside the next Sync before the fsync,
+	// as if it happened while the fsync ran.
+	duringSync func()
 }
 
 func (f *faults) open(dir string, segSize int) (store, error) {
@@ -97,7 +101,21 @@ func (s *faultStore) Sync() error {
 		s.failSync = false
 		return errInjectedWrite
 	}
-	return s.store.Sync()
+	f := s.f
+	f.mu.Lock()
+	during := f.duringSync
+	f.duringSync = nil
+	f.mu.Unlock()
+	if during != nil {
+		during()
+	}
+	if err := s.store.Sync(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.syncs++
+	f.mu.Unlock()
+	return nil
 }
 
 // TestWriteErrorReachesEveryWaiter: a failed batch fails every caller in

@@ -3,6 +3,7 @@ package wal
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +47,8 @@ func TestOpenRejectsBadOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = Open(Options{Dir: t.TempDir(), Sync: "sometimes"})
 	require.ErrorContains(t, err, "sometimes")
+	_, err = Open(Options{Dir: t.TempDir(), MinSyncInterval: -time.Millisecond})
+	require.ErrorContains(t, err, "MinSyncInterval -1ms is negative")
 }
 
 func TestLocked(t *testing.T) {
@@ -61,11 +64,14 @@ func TestLocked(t *testing.T) {
 }
 
 func TestConcurrentWritersAndSubmitOrder(t *testing.T) {
-	for _, policy := range []SyncPolicy{SyncAlways, SyncNever} {
-		t.Run(string(policy), func(t *testing.T) {
+	for _, tc := range []struct {
+		policy   SyncPolicy
+		interval time.Duration
+	}{{SyncAlways, 0}, {SyncNever, 0}, {SyncAlways, 2 * time.Millisecond}} {
+		t.Run(fmt.Sprintf("%s/min_sync_interval=%s", tc.policy, tc.interval), func(t *testing.T) {
 			var commits, committed int
-			l, err := Open(Options{Dir: t.TempDir(), Sync: policy, SegmentSize: 8 << 10, Hooks: Hooks{
-				OnCommit: func(records, bytes int, _ time.Duration) { commits++; committed += records },
+			l, err := Open(Options{Dir: t.TempDir(), Sync: tc.policy, MinSyncInterval: tc.interval, SegmentSize: 8 << 10, Hooks: Hooks{
+				OnCommit: func(c Commit) { commits++; committed += c.Records },
 			}})
 			require.NoError(t, err)
 			const writers, per = 16, 60

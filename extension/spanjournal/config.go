@@ -21,6 +21,19 @@ type Config struct {
 	// decides; an acknowledged span survives kill -9 of the collector, not a power loss
 	// or kernel crash).
 	Sync wal.SyncPolicy `mapstructure:"sync"`
+	// MinSyncInterval (sync: always) is the shortest time between the starts of two
+	// fsyncs. A request that comes sooner after one began waits for the rest of the
+	// interval and shares the next fsync with every request that came meanwhile; each
+	// still returns only once its records are on stable storage. Browsers post small
+	// requests independently of each other, so without it most fsyncs carry one
+	// request and their kernel CPU is paid per request; with it the fsyncs are at most
+	// 1/interval per second. It adds at most the interval to an acknowledgement, and a
+	// client that sends one request at a time and waits for each answer gets at most
+	// 1/interval requests per second (one with several requests in flight shares the
+	// fsyncs). A request that comes later than the interval after the last fsync
+	// began is written at once. Default 5ms; 0 writes as soon as the previous fsync is
+	// done; at most 1s.
+	MinSyncInterval time.Duration `mapstructure:"min_sync_interval"`
 	// SegmentBytes is the size at which the journal starts a new segment file. Old
 	// segments are dropped whole after a checkpoint. Default 20 MiB, at least 64 KiB.
 	SegmentBytes int `mapstructure:"segment_bytes"`
@@ -57,6 +70,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Sync != wal.SyncAlways && c.Sync != wal.SyncNever {
 		errs = append(errs, fmt.Errorf("sync: %q is not one of \"always\", \"never\"", c.Sync))
+	}
+	if c.MinSyncInterval < 0 || c.MinSyncInterval > time.Second {
+		errs = append(errs, fmt.Errorf("min_sync_interval: %s must be between 0 and 1s", c.MinSyncInterval))
 	}
 	if c.SegmentBytes < 64<<10 {
 		errs = append(errs, fmt.Errorf("segment_bytes: %d is below the minimum of 65536", c.SegmentBytes))

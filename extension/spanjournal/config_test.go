@@ -30,6 +30,7 @@ func TestLoadConfig(t *testing.T) {
 				assert.Equal(t, createDefaultConfig(), c)
 				assert.Equal(t, "./data/journal", c.Directory)
 				assert.Equal(t, wal.SyncAlways, c.Sync)
+				assert.Equal(t, 5*time.Millisecond, c.MinSyncInterval)
 				assert.Equal(t, int64(64<<20), c.PayloadCacheBytes)
 				assert.False(t, c.HTTP.HasValue(), "the HTTP view is off unless configured")
 			},
@@ -39,6 +40,7 @@ func TestLoadConfig(t *testing.T) {
 			check: func(t *testing.T, c *Config) {
 				assert.Equal(t, "/var/lib/otelcol/journal", c.Directory)
 				assert.Equal(t, wal.SyncNever, c.Sync)
+				assert.Equal(t, 2*time.Millisecond, c.MinSyncInterval)
 				assert.Equal(t, 1<<20, c.SegmentBytes)
 				assert.Equal(t, int64(100<<20), c.MaxBytes)
 				assert.Zero(t, c.PayloadCacheBytes)
@@ -53,6 +55,7 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{
 				"directory: must not be empty",
 				`sync: "sometimes" is not one of "always", "never"`,
+				"min_sync_interval: 2s must be between 0 and 1s",
 				"segment_bytes: 10 is below the minimum of 65536",
 				"max_bytes: -1 must be 0 (unbounded) or positive",
 				"payload_cache_bytes: -5 must be 0 (no cache) or positive",
@@ -77,5 +80,21 @@ func TestLoadConfig(t *testing.T) {
 			require.NoError(t, err)
 			tt.check(t, cfg.(*Config))
 		})
+	}
+}
+
+func TestMinSyncIntervalBounds(t *testing.T) {
+	for _, tc := range []struct {
+		d  time.Duration
+		ok bool
+	}{{-time.Millisecond, false}, {0, true}, {5 * time.Millisecond, true}, {time.Second, true}, {time.Second + 1, false}} {
+		cfg := createDefaultConfig().(*Config)
+		cfg.MinSyncInterval = tc.d
+		err := cfg.Validate()
+		if tc.ok {
+			assert.NoError(t, err, tc.d)
+		} else {
+			assert.ErrorContains(t, err, "min_sync_interval: "+tc.d.String()+" must be between 0 and 1s")
+		}
 	}
 }

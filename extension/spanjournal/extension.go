@@ -58,16 +58,21 @@ func (e *journalExtension) Start(ctx context.Context, host component.Host) error
 	log, err := wal.Open(wal.Options{
 		Dir:             e.cfg.Directory,
 		Sync:            e.cfg.Sync,
+		MinSyncInterval: e.cfg.MinSyncInterval,
 		SegmentSize:     e.cfg.SegmentBytes,
 		TruncateCorrupt: e.cfg.TruncateCorrupt,
 		Logger:          logger,
 		Hooks: wal.Hooks{
-			OnCommit: func(records, bytes int, fsync time.Duration) {
+			OnCommit: func(c wal.Commit) {
 				bg := context.Background()
-				e.telemetry.SpanjournalRecordsWritten.Add(bg, int64(records))
-				e.telemetry.SpanjournalBytesWritten.Add(bg, int64(bytes))
-				e.telemetry.SpanjournalBatchRecords.Record(bg, int64(records))
-				e.telemetry.SpanjournalFsyncDuration.Record(bg, fsync.Seconds())
+				e.telemetry.SpanjournalRecordsWritten.Add(bg, int64(c.Records))
+				e.telemetry.SpanjournalBytesWritten.Add(bg, int64(c.Bytes))
+				e.telemetry.SpanjournalBatchRecords.Record(bg, int64(c.Records))
+				e.telemetry.SpanjournalBatchUpdates.Record(bg, int64(c.Submits))
+				e.telemetry.SpanjournalFsyncDuration.Record(bg, c.Fsync.Seconds())
+				if e.cfg.Sync == wal.SyncAlways && e.cfg.MinSyncInterval > 0 {
+					e.telemetry.SpanjournalSyncIntervalWait.Record(bg, c.Held.Seconds())
+				}
 			},
 			OnRepair: func(segment string, cutBytes int64, savedAs string) {
 				e.telemetry.SpanjournalRepairs.Add(context.Background(), 1)

@@ -22,6 +22,7 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		Directory:          "./data/journal",
 		Sync:               wal.SyncAlways,
+		MinSyncInterval:    5 * time.Millisecond,
 		SegmentBytes:       20 << 20,
 		MaxBytes:           32 << 30,
 		PayloadCacheBytes:  64 << 20,

@@ -29,6 +29,7 @@ type TelemetryBuilder struct {
 	mu                           sync.Mutex
 	registrations                []metric.Registration
 	SpanjournalBatchRecords      metric.Int64Histogram
+	SpanjournalBatchUpdates      metric.Int64Histogram
 	SpanjournalBytesWritten      metric.Int64Counter
 	SpanjournalCheckpoints       metric.Int64Counter
 	SpanjournalFsyncDuration     metric.Float64Histogram
@@ -39,6 +40,7 @@ type TelemetryBuilder struct {
 	SpanjournalRecoveryDuration  metric.Float64ObservableGauge
 	SpanjournalRepairs           metric.Int64Counter
 	SpanjournalSpans             metric.Int64ObservableGauge
+	SpanjournalSyncIntervalWait  metric.Float64Histogram
 	SpanjournalTracesHeld        metric.Int64ObservableGauge
 	SpanjournalViewLockDuration  metric.Float64Histogram
 }
@@ -189,6 +191,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithExplicitBucketBoundaries([]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096}...),
 	)
 	errs = errors.Join(errs, err)
+	builder.SpanjournalBatchUpdates, err = builder.meter.Int64Histogram(
+		"otelcol_spanjournal_batch_updates",
+		metric.WithDescription("Journal updates per group-committed batch (one write, one fsync); an ingested request is one update, so this is the requests that share an fsync (min_sync_interval raises it under many independent clients). [Development]"),
+		metric.WithUnit("{updates}"),
+		metric.WithExplicitBucketBoundaries([]float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}...),
+	)
+	errs = errors.Join(errs, err)
 	builder.SpanjournalBytesWritten, err = builder.meter.Int64Counter(
 		"otelcol_spanjournal_bytes_written",
 		metric.WithDescription("Bytes appended to the journal (payload plus record framing). [Development]"),
@@ -248,6 +257,13 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_spanjournal_spans",
 		metric.WithDescription("Spans the journal holds, by state (open, held ended spans, released but kept until past tail sampling). [Development]"),
 		metric.WithUnit("{spans}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.SpanjournalSyncIntervalWait, err = builder.meter.Float64Histogram(
+		"otelcol_spanjournal_sync_interval_wait",
+		metric.WithDescription("How long each group-committed batch was held back so that fsyncs start at least min_sync_interval apart (0 for a batch written at once); recorded under sync always with a min_sync_interval. An acknowledgement waits at most this long more. [Development]"),
+		metric.WithUnit("s"),
+		metric.WithExplicitBucketBoundaries([]float64{0, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.SpanjournalTracesHeld, err = builder.meter.Int64ObservableGauge(

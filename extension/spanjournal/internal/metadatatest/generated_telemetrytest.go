@@ -36,6 +36,21 @@ func AssertEqualSpanjournalBatchRecords(t *testing.T, tt *componenttest.Telemetr
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualSpanjournalBatchUpdates(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_spanjournal_batch_updates",
+		Description: "Journal updates per group-committed batch (one write, one fsync); an ingested request is one update, so this is the requests that share an fsync (min_sync_interval raises it under many independent clients). [Development]",
+		Unit:        "{updates}",
+		Data: metricdata.Histogram[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_spanjournal_batch_updates")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualSpanjournalBytesWritten(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_spanjournal_bytes_written",
@@ -181,6 +196,21 @@ func AssertEqualSpanjournalSpans(t *testing.T, tt *componenttest.Telemetry, dps 
 		},
 	}
 	got, err := tt.GetMetric("otelcol_spanjournal_spans")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
+func AssertEqualSpanjournalSyncIntervalWait(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_spanjournal_sync_interval_wait",
+		Description: "How long each group-committed batch was held back so that fsyncs start at least min_sync_interval apart (0 for a batch written at once); recorded under sync always with a min_sync_interval. An acknowledgement waits at most this long more. [Development]",
+		Unit:        "s",
+		Data: metricdata.Histogram[float64]{
+			Temporality: metricdata.CumulativeTemporality,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_spanjournal_sync_interval_wait")
 	require.NoError(t, err)
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }

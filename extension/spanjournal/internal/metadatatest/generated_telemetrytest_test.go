@@ -45,13 +45,18 @@ func TestSetupTelemetry(t *testing.T) {
 		return nil
 	}))
 	tb.SpanjournalBatchRecords.Record(context.Background(), 1)
+	tb.SpanjournalBatchUpdates.Record(context.Background(), 1)
 	tb.SpanjournalBytesWritten.Add(context.Background(), 1)
 	tb.SpanjournalCheckpoints.Add(context.Background(), 1)
 	tb.SpanjournalFsyncDuration.Record(context.Background(), 1)
 	tb.SpanjournalRecordsWritten.Add(context.Background(), 1)
 	tb.SpanjournalRepairs.Add(context.Background(), 1)
+	tb.SpanjournalSyncIntervalWait.Record(context.Background(), 1)
 	tb.SpanjournalViewLockDuration.Record(context.Background(), 1)
 	AssertEqualSpanjournalBatchRecords(t, testTel,
+		[]metricdata.HistogramDataPoint[int64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualSpanjournalBatchUpdates(t, testTel,
 		[]metricdata.HistogramDataPoint[int64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualSpanjournalBytesWritten(t, testTel,
@@ -83,6 +88,9 @@ func TestSetupTelemetry(t *testing.T) {
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualSpanjournalSpans(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualSpanjournalSyncIntervalWait(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualSpanjournalTracesHeld(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
