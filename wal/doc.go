@@ -95,15 +95,16 @@
 // takes every record submitted meanwhile. A batch whose first record comes
 // later is written at once. The cost is latency, at most the interval per
 // Submit, and throughput for a caller that submits one record at a time and
-// waits for it: at most 1/MinSyncInterval Submits per second
-// (BenchmarkSubmitWait/goroutines=1); callers with several Submits in flight
-// share each fsync. BenchmarkSubmitOpenLoop (Submits at a fixed rate, each on
-// its own goroutine), MinSyncInterval 0 vs 5 ms, 2 shared cores: at 400
-// Submits/s 1.09 vs 2.25 Submits per fsync, 268 vs 161 µs of process CPU per
-// Submit, ack p50 0.43 vs 3.8 ms; at 2,000/s 1.2 vs 5.9 Submits per fsync,
-// 131 vs 80 µs. Hooks.OnCommit reports each batch's Submits and how long it
-// was held. Close during a hold does not wait for it: the held batch fails
-// with ErrClosed and is not written.
+// waits for it: at most 1/MinSyncInterval Submits per second, and N callers
+// in lockstep N times that (BenchmarkSubmitWait, 5 ms: 1 goroutine 6,037 ->
+// 183 records/s, 64 goroutines 105,070 -> 11,629); callers with more Submits
+// in flight share each fsync. BenchmarkSubmitOpenLoop (Submits at a fixed
+// rate, each on its own goroutine), MinSyncInterval 0 vs 5 ms on 2 cores: at
+// 400 Submits/s 1.00 vs 2.18 Submits per fsync, 315 vs 107 µs of process CPU
+// per Submit, ack p50 0.31 vs 3.5 ms; at 2,000/s 1.0 vs 6.1 Submits per
+// fsync, 111 vs 69 µs. Hooks.OnCommit reports each batch's Submits and how
+// long it was held. Close during a hold does not wait for it: the held batch
+// fails with ErrClosed and is not written.
 //
 // # Sync policy
 //
