@@ -5,10 +5,12 @@
 // # Who changes the state
 //
 // The journal owns the state; processors (longspan, and longspan_ack's
-// acknowledgements) change it only inside Journal.Update, through the methods of Tx.
-// A Span, Trace or Released the journal hands out is read-only to everyone else. Each
-// Tx method changes memory and, for journaled state, queues the records that restate
-// the change; Update writes them (group commit) before it returns. One kind of record
+// acknowledgements) change it only inside Journal.Update (or UpdateAsync, the same
+// without the wait: the tick's several short updates share one group commit), through
+// the methods of Tx. A Span, Trace or Released the journal hands out is read-only to
+// everyone else. Each Tx method changes memory and, for journaled state, queues the
+// records that restate the change; Update writes them (group commit) before it
+// returns. One kind of record
 // rides instead: Tx.ForgetPassed's drops of acknowledged batches go out with the next
 // Update's write (an Update that only acknowledges writes nothing and costs no fsync),
 // because losing them in a crash only sends those batches again. Inside the extension,

@@ -64,6 +64,15 @@ func newJournal(log *wal.Log, maxBytes, payloadCacheBytes int64, now func() time
 // Update that ingests a request returns the error to the client, whose retry brings
 // the request again.
 func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
+	return j.UpdateAsync(ctx, fn)()
+}
+
+// UpdateAsync is Update without the wait: it runs fn under the journal lock and
+// queues its records, and the returned wait blocks until they are durable and returns
+// what Update would. Call wait once. Several UpdateAsync in a row, each a short hold
+// of the lock, share the journal's group commit instead of paying a write, an fsync
+// and min_sync_interval each: the processor's tick takes its snapshot slices so.
+func (j *Journal) UpdateAsync(ctx context.Context, fn func(tx *Tx) error) (wait func() error) {
 	j.mu.Lock()
 	tx := &Tx{j: j}
 	err := fn(tx)
@@ -79,15 +88,17 @@ func (j *Journal) Update(ctx context.Context, fn func(tx *Tx) error) error {
 		pending = j.log.Submit(tx.recs...)
 	}
 	j.mu.Unlock()
-	if pending != nil {
-		if _, werr := pending.Wait(ctx); werr != nil {
-			// The payloads stay in memory; the next checkpoint writes them.
-			j.behind.Store(true)
-			return errors.Join(err, fmt.Errorf("span journal write failed: %w", werr))
+	return func() error {
+		if pending != nil {
+			if _, werr := pending.Wait(ctx); werr != nil {
+				// The payloads stay in memory; the next checkpoint writes them.
+				j.behind.Store(true)
+				return errors.Join(err, fmt.Errorf("span journal write failed: %w", werr))
+			}
+			j.place(tx.placed, pending.Locations())
 		}
-		j.place(tx.placed, pending.Locations())
+		return err
 	}
-	return err
 }
 
 // flushRiders writes the records waiting for a ride, and waits until they are durable.

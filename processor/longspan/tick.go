@@ -2,6 +2,7 @@ package longspan // import "github.com/otelcol-longspan/otelcol-longspan/process
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.uber.org/zap"
@@ -15,7 +16,9 @@ import (
 // retries), forgetting traces past tail sampling, and the first slice of the tick's
 // snapshots; the rest of its snapshots are taken in further updates of at most
 // engine.SnapshotHoldSlice open spans each, so that no hold of the journal lock is
-// longer than one slice. Only the journal's emitter runs it.
+// longer than one slice. The updates' writes share the journal's group commit (one
+// fsync, one min_sync_interval) and are waited for together before anything is
+// delivered or emitted. Only the journal's emitter runs it.
 //
 // Its cost does not grow with what is held (engine.Engine.Tick).
 // longspan_tick_duration records how long the tick's journal updates took (waiting
@@ -28,26 +31,33 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	var evicted int
 	var longest time.Duration
 	pending := false
-	hold := func(fn func(tx *spanjournal.Tx)) error {
-		return p.journal.Update(ctx, func(tx *spanjournal.Tx) error {
+	var waits []func() error
+	// hold runs fn in a journal update of its own without waiting for its write: the
+	// tick's updates share the journal's group commit, waited for together below.
+	hold := func(fn func(tx *spanjournal.Tx)) {
+		waits = append(waits, p.journal.UpdateAsync(ctx, func(tx *spanjournal.Tx) error {
 			locked := time.Now()
 			fn(tx)
 			pending = p.rules.SnapshotsPending()
 			longest = max(longest, time.Since(locked))
 			return nil
-		})
+		}))
 	}
 	began := time.Now()
-	err := hold(func(tx *spanjournal.Tx) {
+	hold(func(tx *spanjournal.Tx) {
 		res = p.rules.Tick(engine.Journal(tx), now)
 		due = tx.TakeDue(now)
 		tx.ForgetExpired(now)
 		_, evicted = tx.ForgetClosed(now.Add(-p.cfg.SupersedeWindow), p.cfg.Limits.MaxReconciledIDs)
 	})
-	for err == nil && pending {
-		err = hold(func(tx *spanjournal.Tx) {
+	for pending {
+		hold(func(tx *spanjournal.Tx) {
 			res.Snapshots = p.rules.MoreSnapshots(engine.Journal(tx), now, res.Snapshots)
 		})
+	}
+	var err error
+	for _, wait := range waits {
+		err = errors.Join(err, wait())
 	}
 	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
 	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(longest)/float64(time.Millisecond))
@@ -59,8 +69,7 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 	if err != nil {
 		// The changes stand in memory and are delivered below (spanjournal's
 		// Journal.Update): the journal restates them at its next checkpoint, and a
-		// restart before that may reconcile or release them again. The snapshots not
-		// taken yet are taken at the next tick.
+		// restart before that may reconcile or release them again.
 		p.logger.Error("Journaling timed changes failed; they stay in effect and the journal's next checkpoint writes them (a restart before it may repeat them)", zap.Error(err))
 	}
 	p.count(ctx, nil, res)
