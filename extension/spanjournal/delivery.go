@@ -116,6 +116,7 @@ func (tx *Tx) Take(r *Released) bool {
 // Delivered records that the next consumer accepted r; the journal keeps it until
 // until, when ForgetExpired drops it.
 func (tx *Tx) Delivered(r *Released, until time.Time) {
+	tx.rides = true // memory only: no reason to write, or wait for, the riders
 	d := &r.delivery
 	d.inFlight = false
 	if d.delivered {
@@ -129,6 +130,7 @@ func (tx *Tx) Delivered(r *Released, until time.Time) {
 // that starts at firstRetry and doubles with every failed attempt, up to 30s. It
 // returns how many attempts have failed so far.
 func (tx *Tx) Failed(r *Released, now time.Time, firstRetry time.Duration) (attempts int) {
+	tx.rides = true
 	d := &r.delivery
 	d.inFlight = false
 	d.nextAttempt = now.Add(retryBackoff(firstRetry, d.attempts))

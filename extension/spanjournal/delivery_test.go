@@ -65,28 +65,40 @@ func TestForgottenBatchesRideWithTheNextWrite(t *testing.T) {
 		name      string
 		nextWrite bool
 		ackAgain  bool // another acknowledgement, forgetting nothing, before the crash
+		report    bool // a delivery report of another batch before the crash
 		want      int
 	}{
-		{name: "written with the next update", nextWrite: true, want: 0},
-		{name: "crash before any write", nextWrite: false, want: 1},
-		{name: "an acknowledgement writes no riders", ackAgain: true, want: 1},
+		// want counts the batches back after the crash: the other batch, never
+		// acknowledged, always; the acknowledged one when its drop was not written.
+		{name: "written with the next update", nextWrite: true, want: 1},
+		{name: "crash before any write", nextWrite: false, want: 2},
+		{name: "an acknowledgement writes no riders", ackAgain: true, want: 2},
+		{name: "a delivery report writes no riders", report: true, want: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			e := startExtension(t, dir, nil)
 			trace := pcommon.TraceID{7, 1}
+			var other *Released
 			update(t, e, func(tx *Tx) {
 				s := testSpan(7, 1, SpanEnded)
 				tx.Put(s, t0)
 				r := tx.Release(tx.Trace(trace), []*Span{s}, t0, false)
 				tx.Take(r)
 				tx.Delivered(r, t0.Add(1e12))
+				o := testSpan(6, 1, SpanEnded)
+				tx.Put(o, t0)
+				other = tx.Release(tx.Trace(o.TraceID), []*Span{o}, t0, false)
+				tx.Take(other)
 			})
 			batches, _ := forgetPassed(t, e, map[pcommon.TraceID][]pcommon.SpanID{trace: {{1, 2}}})
 			require.Equal(t, 1, batches)
 			if tc.ackAgain {
 				batches, _ := forgetPassed(t, e, map[pcommon.TraceID][]pcommon.SpanID{{9}: {{9}}})
 				require.Zero(t, batches)
+			}
+			if tc.report {
+				update(t, e, func(tx *Tx) { tx.Delivered(other, t0.Add(1e12)) })
 			}
 			if tc.nextWrite {
 				update(t, e, func(tx *Tx) { tx.Put(testSpan(8, 1, SpanOpen), t0) })

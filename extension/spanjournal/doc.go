@@ -10,10 +10,10 @@
 // the methods of Tx. A Span, Trace or Released the journal hands out is read-only to
 // everyone else. Each Tx method changes memory and, for journaled state, queues the
 // records that restate the change; Update writes them (group commit) before it
-// returns. One kind of record
-// rides instead: Tx.ForgetPassed's drops of acknowledged batches go out with the next
-// Update's write (an Update that only acknowledges writes nothing and costs no fsync),
-// because losing them in a crash only sends those batches again. Inside the extension,
+// returns. One kind of record rides instead: Tx.ForgetPassed's drops of acknowledged
+// batches go out with the next Update's write (an Update that only acknowledges, or
+// only reports deliveries, writes nothing and costs no fsync), because losing them in
+// a crash only sends those batches again. Inside the extension,
 // replay and the checkpoint (which restates, never changes, the state) work under the
 // same lock, and the payload cache and Span locations change when a write becomes
 // durable (Journal.place), under it too. Delivery of released batches (what is due, what is in flight, retry

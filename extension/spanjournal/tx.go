@@ -20,8 +20,10 @@ type Tx struct {
 	// seqs are the snapshot numbers taken in this Update, journaled in one record.
 	seqs []snapshotSeq
 	// rides is set when the Update acknowledges (ForgetPassed), whose records ride:
-	// nobody waits for them. Such an Update writes nothing unless it also queued
-	// records of its own; any other Update takes the riders along.
+	// nobody waits for them, or reports a delivery (Delivered, Failed: memory only).
+	// Such an Update writes nothing unless it also queued records of its own; any
+	// other Update takes the riders along. (A delivery report that took the riders
+	// along would wait for an fsync, and a min_sync_interval, per released trace.)
 	rides bool
 }
 
