@@ -43,7 +43,11 @@
 //  2. Read every segment front to back, checking each record's CRC and that
 //     each segment starts where the previous one ended. (Open reads the
 //     whole journal once; Replay reads it again, usually from the page
-//     cache. Compaction keeps both short.)
+//     cache. Compaction keeps both short. Each reads every segment into one
+//     buffer, grown for the largest: a new one per segment made a journal of
+//     7 GB allocate 15 GB at start-up, and collecting it took half the time:
+//     1 M held spans came back in 1.9 s, now 0.8–1.0 s; 10 M in the testbed
+//     in 20–23 s, now 14.7 s.)
 //  3. A bad record in the last segment may be a torn tail. The committer
 //     writes a batch only after the previous batch's fsync returned, so only
 //     the final batch can be partly on disk (after a power loss, in any page
@@ -133,7 +137,9 @@
 //
 // Replay reads the segment files itself, in order, from the calling
 // goroutine. tidwall's reads of older segments from several goroutines race
-// (tidwall/wal issue #34), and Open has just verified every file anyway.
+// (tidwall/wal issue #34), and Open has just verified every file anyway. A
+// record's Data is valid only during the callback: the next segment is read
+// into the same buffer.
 //
 // # Reading records back
 //

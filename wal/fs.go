@@ -2,6 +2,7 @@ package wal
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -93,4 +94,29 @@ func writeFileSync(path string, data []byte) error {
 		err = cerr
 	}
 	return err
+}
+
+// readSegment reads the segment file at path into buf, which it grows when the file
+// is larger, and returns the file's bytes. Start-up reads every segment twice (Open
+// verifies, Replay decodes): one buffer for all of them, instead of a new one per
+// file, keeps a journal of gigabytes from being allocated (and collected) twice.
+func readSegment(buf []byte, path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	n := int(st.Size())
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(f, buf); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return buf, nil
 }

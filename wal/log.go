@@ -247,7 +247,8 @@ func (l *Log) Size() int64 { return l.size.Load() }
 // tidwall/wal issue #34), with the Location of the record's Data. It delivers the records up to LastIndex at the
 // time of the call; records appended meanwhile are not delivered. Call it
 // before the first Submit to rebuild state. r.Data aliases a buffer
-// holding the whole segment: copy it if you keep it. Because TruncateBefore
+// holding the whole segment, reused for the next segment: copy it if you keep it
+// past fn. Because TruncateBefore
 // drops only whole segments, and a failed batch may have partly survived,
 // Replay can deliver records the owner has already folded into a checkpoint
 // or that were never acknowledged: records must be idempotent.
@@ -265,6 +266,7 @@ func (l *Log) Replay(fn func(index uint64, r Record, at Location) error) error {
 		return fmt.Errorf("wal: replay: listing %s: %w", l.dir, err)
 	}
 	var next uint64
+	var data []byte // one buffer for every segment: fn copies what it keeps
 	for i, s := range segs {
 		if i > 0 && s.index != next {
 			return fmt.Errorf("%w: replay: segment %s should start at index %d", ErrCorruptRecord, s.path, next)
@@ -273,7 +275,7 @@ func (l *Log) Replay(fn func(index uint64, r Record, at Location) error) error {
 		if s.index > last {
 			break
 		}
-		data, err := os.ReadFile(s.path)
+		data, err = readSegment(data, s.path)
 		if err != nil {
 			return fmt.Errorf("wal: replay: %w", err)
 		}

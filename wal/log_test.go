@@ -42,6 +42,48 @@ func TestWriteReplayReopen(t *testing.T) {
 	require.Equal(t, uint64(52), idx)
 }
 
+// TestReplaySegmentsOfMixedSizes replays segments of very different sizes, a batch
+// larger than the segment size between small ones: start-up reads every segment into
+// one buffer (grown for the big one, then reused), and each record must still come
+// back whole, from Open's verification and from Replay.
+func TestReplaySegmentsOfMixedSizes(t *testing.T) {
+	dir := t.TempDir()
+	const segSize = 4 << 10
+	l, err := Open(Options{Dir: dir, SegmentSize: segSize})
+	require.NoError(t, err)
+	want := map[uint64]Record{}
+	var id uint64
+	add := func(size int) Record {
+		id++
+		r := Record{Type: byte(id), Data: testPayload(id, size)}
+		want[id] = r
+		return r
+	}
+	for range 40 {
+		_, err := submitWait(l, add(100))
+		require.NoError(t, err)
+	}
+	big := make([]Record, 0, 8)
+	for range 8 {
+		big = append(big, add(3<<10)) // one batch of 24 KiB: a segment of its own, 6x the others
+	}
+	_, err = submitWait(l, big...)
+	require.NoError(t, err)
+	for range 40 {
+		_, err := submitWait(l, add(50))
+		require.NoError(t, err)
+	}
+	require.NoError(t, l.Close())
+	segs, err := listSegments(dir)
+	require.NoError(t, err)
+	require.Greater(t, len(segs), 3)
+
+	l, err = Open(Options{Dir: dir, SegmentSize: segSize})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, l.Close()) }()
+	require.Equal(t, want, replayAll(t, l))
+}
+
 func TestOpenRejectsBadOptions(t *testing.T) {
 	_, err := Open(Options{})
 	require.Error(t, err)

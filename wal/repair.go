@@ -143,6 +143,7 @@ func (rc *recovery) run(full bool) ([]segmentFile, error) {
 	}
 	maxEntry := 0
 	expected := segs[start].index
+	var data []byte // one buffer for every segment (readSegment)
 	for i := start; i < len(segs); i++ {
 		seg := segs[i]
 		if seg.index != expected {
@@ -154,7 +155,7 @@ func (rc *recovery) run(full bool) ([]segmentFile, error) {
 			}
 			return segs[:i], nil
 		}
-		data, err := os.ReadFile(seg.path)
+		data, err = readSegment(data, seg.path)
 		if err != nil {
 			return nil, err
 		}
