@@ -104,7 +104,7 @@ type BrowserStep struct {
 	RecordsPerFsync  *float64 `json:"records_per_fsync,omitempty"`
 	RequestsPerFsync *float64 `json:"requests_per_fsync,omitempty"`
 	FsyncsPerSec     *float64 `json:"fsyncs_per_s,omitempty"`
-	// FsyncMsP50 and FsyncMsP99: one group commit's write and fsync, from
+	// FsyncMsP50 and FsyncMsP99: one group commit's fsync (not its write), from
 	// otelcol_spanjournal_fsync_duration's buckets over the window.
 	FsyncMsP50 *float64    `json:"fsync_ms_p50,omitempty"`
 	FsyncMsP99 *float64    `json:"fsync_ms_p99,omitempty"`

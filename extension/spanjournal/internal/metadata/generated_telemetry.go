@@ -212,7 +212,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.SpanjournalFsyncDuration, err = builder.meter.Float64Histogram(
 		"otelcol_spanjournal_fsync_duration",
-		metric.WithDescription("Time to write and fsync one group-committed batch. [Development]"),
+		metric.WithDescription("Time the fsync of one group-committed batch took (its write(2) not included; 0 under sync: never). [Development]"),
 		metric.WithUnit("s"),
 		metric.WithExplicitBucketBoundaries([]float64{0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1}...),
 	)

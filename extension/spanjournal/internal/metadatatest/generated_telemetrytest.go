@@ -86,7 +86,7 @@ func AssertEqualSpanjournalCheckpoints(t *testing.T, tt *componenttest.Telemetry
 func AssertEqualSpanjournalFsyncDuration(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.HistogramDataPoint[float64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_spanjournal_fsync_duration",
-		Description: "Time to write and fsync one group-committed batch. [Development]",
+		Description: "Time the fsync of one group-committed batch took (its write(2) not included; 0 under sync: never). [Development]",
 		Unit:        "s",
 		Data: metricdata.Histogram[float64]{
 			Temporality: metricdata.CumulativeTemporality,
