@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
@@ -54,7 +55,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // newTailSampler builds the stock tail_sampling processor: always_sample, decision_wait.
-func newTailSampler(t *testing.T, decisionWait time.Duration, next *consumertest.TracesSink) processor.Traces {
+func newTailSampler(t testing.TB, decisionWait time.Duration, next consumer.Traces) processor.Traces {
 	t.Helper()
 	f := tailsamplingprocessor.NewFactory()
 	cfg := f.CreateDefaultConfig()

@@ -56,23 +56,7 @@ func benchTickHolding(b *testing.B, held, children int, mode string) {
 			c.Snapshot.MinAge = 0
 		}
 	}, consumertest.NewNop(), func(j *spanjournal.Config) { j.Sync = wal.SyncNever })
-	traceID := func(n uint64) pcommon.TraceID {
-		var trace pcommon.TraceID
-		binary.BigEndian.PutUint64(trace[:8], n+1)
-		binary.BigEndian.PutUint64(trace[8:], (n+1)*0x9E3779B97F4A7C15)
-		return trace
-	}
-	traceCount := uint64(held / children)
-	for n := range traceCount {
-		specs := make([]spanSpec, 0, children+1)
-		specs = append(specs, spanSpec{trace: traceID(n), id: rootID, name: "page.session", start: t0})
-		for i := range uint64(children) {
-			var id pcommon.SpanID
-			binary.BigEndian.PutUint64(id[:], i+10)
-			specs = append(specs, spanSpec{trace: traceID(n), id: id, parent: rootID, name: "fetch", start: t0, end: t0.Add(time.Millisecond)})
-		}
-		h.mustConsume(traces(specs...))
-	}
+	traceID, traceCount := holdBrowserTraces(h, held, children)
 	h.advance(time.Second) // the first tick (indexes what is held)
 	ctx := context.Background()
 	next := uint64(1 << 32)
@@ -113,4 +97,28 @@ func benchTickHolding(b *testing.B, held, children int, mode string) {
 	if mode == "rereport" {
 		b.ReportMetric(float64(reporting.Nanoseconds())/float64(uint64(b.N)*traceCount), "ns/re-report")
 	}
+}
+
+// holdBrowserTraces has h hold about held spans as browser traces: one open
+// page.session root (rootID) and children ended children each. It returns the
+// traces' ids (traceID(0) .. traceID(traceCount-1)).
+func holdBrowserTraces(h *harness, held, children int) (traceID func(uint64) pcommon.TraceID, traceCount uint64) {
+	traceID = func(n uint64) pcommon.TraceID {
+		var trace pcommon.TraceID
+		binary.BigEndian.PutUint64(trace[:8], n+1)
+		binary.BigEndian.PutUint64(trace[8:], (n+1)*0x9E3779B97F4A7C15)
+		return trace
+	}
+	traceCount = uint64(held / children)
+	for n := range traceCount {
+		specs := make([]spanSpec, 0, children+1)
+		specs = append(specs, spanSpec{trace: traceID(n), id: rootID, name: "page.session", start: t0})
+		for i := range uint64(children) {
+			var id pcommon.SpanID
+			binary.BigEndian.PutUint64(id[:], i+10)
+			specs = append(specs, spanSpec{trace: traceID(n), id: id, parent: rootID, name: "fetch", start: t0, end: t0.Add(time.Millisecond)})
+		}
+		h.mustConsume(traces(specs...))
+	}
+	return traceID, traceCount
 }
