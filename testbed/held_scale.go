@@ -48,6 +48,11 @@ type HSTick struct {
 	RulesP99Ms *float64 `json:"tick_rules_ms_p99"`
 	Ticks      float64  `json:"ticks_in_window"`
 	WindowSec  float64  `json:"window_s"`
+	// The journal's fsyncs in the window (otelcol_spanjournal_fsync_duration; every
+	// tick waits for one): their p99 and the upper bound of the bucket of the longest.
+	FsyncP99Ms *float64 `json:"fsync_ms_p99"`
+	FsyncMaxMs *float64 `json:"fsync_ms_max"`
+	Fsyncs     float64  `json:"fsyncs_in_window"`
 }
 
 // HSAck is one acknowledgement-latency probe.
@@ -130,7 +135,12 @@ type HeldScaleResult struct {
 	ReleaseDuplicates      int64    `json:"release_duplicate_deliveries"`
 	ReleaseNotPlain        int64    `json:"release_reconciled_or_early"`
 	ReleaseComplete        bool     `json:"release_complete"`
-	Notes                  []string `json:"notes"`
+	// Where the release's CPU went (the collector and the testbed share the cores).
+	ReleaseCollectorCPUSec       float64  `json:"release_collector_cpu_s"`
+	ReleaseCollectorCPUUsPerSpan float64  `json:"release_collector_cpu_us_per_span"`
+	ReleaseCollectorAllocPerSpan float64  `json:"release_collector_alloc_bytes_per_span"` // otelcol_process_runtime_total_alloc_bytes
+	ReleaseTestbedCPUSec         float64  `json:"release_testbed_cpu_s"`                  // this process: backend and senders
+	Notes                        []string `json:"notes"`
 }
 
 func (r *Runner) scenarioHeldScale() (*HeldScaleResult, error) {
@@ -280,8 +290,9 @@ func (r *Runner) scenarioHeldScale() (*HeldScaleResult, error) {
 
 	// 7. end every root; how fast do the whole traces reach the backend?
 	h.release(be, workers)
-	r.logf("held_scale: released %d spans in %.2fs (%.0f spans/s); missing %d, duplicates %d, not plain %d",
-		res.ReleaseSpans, res.ReleaseSec, res.ReleaseSpansPerSec, res.ReleaseMissing, res.ReleaseDuplicates, res.ReleaseNotPlain)
+	r.logf("held_scale: released %d spans in %.2fs (%.0f spans/s); missing %d, duplicates %d, not plain %d; CPU: collector %.1fs (%.2f us/span, %.0f B allocated/span), testbed %.1fs",
+		res.ReleaseSpans, res.ReleaseSec, res.ReleaseSpansPerSec, res.ReleaseMissing, res.ReleaseDuplicates, res.ReleaseNotPlain,
+		res.ReleaseCollectorCPUSec, res.ReleaseCollectorCPUUsPerSpan, res.ReleaseCollectorAllocPerSpan, res.ReleaseTestbedCPUSec)
 
 	if !r.o.Quick || res.TargetSpans != hsTargetSpans {
 		res.Notes = append(res.Notes, fmt.Sprintf("the targets are for %d held spans; this run held %d", hsTargetSpans, res.TargetSpans))

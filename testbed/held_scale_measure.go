@@ -3,6 +3,7 @@ package testbed
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -102,6 +103,7 @@ const (
 	hsTickMetric      = "otelcol_longspan_tick_duration"
 	hsTickRulesMetric = "otelcol_longspan_tick_rules_duration"
 	hsViewLockMetric  = "otelcol_spanjournal_view_lock_duration"
+	hsFsyncMetric     = "otelcol_spanjournal_fsync_duration" // seconds
 )
 
 // tickMetric finds the full name of the tick-duration histogram ("" if absent).
@@ -110,14 +112,16 @@ func (h *hsRun) tickMetric() string {
 	return name
 }
 
-// scrapeTick scrapes the tick histogram (full name) and its rules part.
-func (h *hsRun) scrapeTick(name string) [2]harness.Histogram {
+// scrapeTick scrapes the tick histogram (full name), its rules part and the journal's
+// fsyncs (what a tick waits for besides the lock).
+func (h *hsRun) scrapeTick(name string) [3]harness.Histogram {
 	if name == "" {
-		return [2]harness.Histogram{}
+		return [3]harness.Histogram{}
 	}
 	_, tick, _ := harness.HistogramAt(h.c.Params.MetricsPort, name)
 	_, rules, _ := harness.HistogramAt(h.c.Params.MetricsPort, strings.Replace(name, hsTickMetric, hsTickRulesMetric, 1))
-	return [2]harness.Histogram{tick, rules}
+	_, fsync, _ := harness.HistogramAt(h.c.Params.MetricsPort, hsFsyncMetric)
+	return [3]harness.Histogram{tick, rules, fsync}
 }
 
 // p99Ms is the p99 of the observations between two scrapes of a histogram in
@@ -131,7 +135,7 @@ func p99Ms(before, after harness.Histogram) (*float64, float64) {
 	return v, n
 }
 
-func (h *hsRun) tickFrom(name string, before [2]harness.Histogram, window time.Duration) HSTick {
+func (h *hsRun) tickFrom(name string, before [3]harness.Histogram, window time.Duration) HSTick {
 	t := HSTick{WindowSec: window.Seconds()}
 	if name == "" {
 		return t
@@ -139,6 +143,14 @@ func (h *hsRun) tickFrom(name string, before [2]harness.Histogram, window time.D
 	after := h.scrapeTick(name)
 	t.P99Ms, t.Ticks = p99Ms(before[0], after[0])
 	t.RulesP99Ms, _ = p99Ms(before[1], after[1])
+	if v, n := after[2].QuantileSince(before[2], 0.99); v != nil {
+		ms := round3(*v * 1e3)
+		t.FsyncP99Ms, t.Fsyncs = &ms, n
+	}
+	if v := after[2].MaxSince(before[2]); v != nil && !math.IsInf(*v, 1) {
+		ms := *v * 1e3
+		t.FsyncMaxMs = &ms
+	}
 	return t
 }
 

@@ -5,17 +5,22 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
+	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 )
 
 // release ends every root (each client sends its roots with an end time) and waits
-// until every held span reached the backend; then checks each arrived.
+// until every held span reached the backend; then checks each arrived. It also reads
+// where the release's CPU went: the collector's (process CPU, and what it allocated)
+// and this process's (the backend decoding every span and the senders), which share
+// the machine's cores.
 func (h *hsRun) release(be *Backend, workers int) {
 	res := h.res
 	_ = be.Reset("detail")
 	want := res.HeldSpans
+	cost0 := h.readReleaseCost()
 	t0 := time.Now()
 	go h.forClients(0, h.plan.clients(), workers, func(cl int, snd *Sender) {
 		td, _ := h.plan.rootsRequest(cl, pcommon.NewTimestampFromTime(time.Now()), 2)
@@ -34,6 +39,7 @@ func (h *hsRun) release(be *Backend, workers int) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	res.ReleaseSpans = st.Spans - st.Snapshots
+	h.releaseCost(cost0, h.readReleaseCost())
 	end := time.Unix(0, st.LastRecv)
 	if st.LastRecv == 0 || res.ReleaseSpans < want {
 		end = time.Now()
@@ -82,6 +88,35 @@ func (h *hsRun) release(be *Backend, workers int) {
 	res.ReleaseMissing -= h.plan.total - want
 	res.ReleaseMissing = max(res.ReleaseMissing, 0)
 	res.ReleaseComplete = res.ReleaseSpans >= want
+}
+
+// releaseCostReading is the CPU used so far by the collector and by this process,
+// and what the collector allocated.
+type releaseCostReading struct {
+	collectorCPU, testbedCPU, alloc float64
+	ok                              bool
+}
+
+func (h *hsRun) readReleaseCost() releaseCostReading {
+	st, err1 := h.c.Stat()
+	alloc, err2 := h.c.Metric("otelcol_process_runtime_total_alloc_bytes")
+	var ru syscall.Rusage
+	err3 := syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return releaseCostReading{collectorCPU: st.CPUSeconds, alloc: alloc,
+		testbedCPU: float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9, ok: err1 == nil && err2 == nil && err3 == nil}
+}
+
+// releaseCost records the release's cost per released span between two readings.
+func (h *hsRun) releaseCost(before, after releaseCostReading) {
+	res := h.res
+	if !before.ok || !after.ok || res.ReleaseSpans == 0 {
+		return
+	}
+	n := float64(res.ReleaseSpans)
+	res.ReleaseCollectorCPUSec = round3(after.collectorCPU - before.collectorCPU)
+	res.ReleaseCollectorCPUUsPerSpan = round3(res.ReleaseCollectorCPUSec / n * 1e6)
+	res.ReleaseCollectorAllocPerSpan = round1((after.alloc - before.alloc) / n)
+	res.ReleaseTestbedCPUSec = round3(after.testbedCPU - before.testbedCPU)
 }
 
 // streamRecords reads the backend's /records without holding them all.

@@ -50,9 +50,11 @@ func printHeldScale(w io.Writer, hs *HeldScaleResult) {
 	row("journal_ratio", fmt.Sprintf("%.2f (%0.f checkpoints; live: %s)", hs.JournalRatio, hs.Checkpoints, strings.SplitN(hs.LiveBytesSource, " (", 2)[0]), fmt.Sprintf("<= %.1f", hsTargetJournal))
 	row(fmt.Sprintf("tick_ms_p99 at %d / at %d", hs.TickSmall.HeldSpans, hs.TickFull.HeldSpans), fmt.Sprintf("%s / %s", fmtMs(hs.TickSmall.P99Ms), fmtMs(hs.TickFull.P99Ms)), fmt.Sprintf("<= %.0f", hsTargetTickMs))
 	row("  of it under the journal lock (rules_p99)", fmt.Sprintf("%s / %s", fmtMs(hs.TickSmall.RulesP99Ms), fmtMs(hs.TickFull.RulesP99Ms)), "")
+	row("  journal fsync p99; longest (bucket bound)", fmt.Sprintf("%s; <= %s / %s; <= %s", fmtMs(hs.TickSmall.FsyncP99Ms), fmtMs(hs.TickSmall.FsyncMaxMs), fmtMs(hs.TickFull.FsyncP99Ms), fmtMs(hs.TickFull.FsyncMaxMs)), "")
 	row(fmt.Sprintf("ack_p50_ms at %d req/s: holding nothing / full", hsAckRate), fmt.Sprintf("%.2f / %.2f (ratio %.2f)", hs.AckIdle.P50Ms, hs.AckHolding.P50Ms, hs.AckRatio), fmt.Sprintf("ratio <= %.1f", hsTargetAckRatio))
 	row("open_spans_view_ms p50 / p99; lock_ms_max (bucket bound)", fmt.Sprintf("%s / %s; <= %s (%d views of %d rows)", fmtMs(hs.OpenSpansViewMsP50), fmtMs(hs.OpenSpansViewMsP99), fmtMs(hs.OpenSpansViewLockMsMax), hs.OpenSpansViews, hs.OpenSpansViewRows), fmt.Sprintf("<= %.0f; <= %.0f", hsTargetViewMs, hsTargetViewLockMs))
 	row("release_spans_per_s", fmt.Sprintf("%.0f (%d spans in %.2fs, first after %.2fs; missing %d, duplicates %d)", hs.ReleaseSpansPerSec, hs.ReleaseSpans, hs.ReleaseSec, hs.ReleaseFirstSec, hs.ReleaseMissing, hs.ReleaseDuplicates), fmt.Sprintf(">= %d", hsTargetRelease))
+	row("  CPU s: collector (us/span, B allocated/span); testbed", fmt.Sprintf("%.1f (%.2f, %.0f); %.1f", hs.ReleaseCollectorCPUSec, hs.ReleaseCollectorCPUUsPerSpan, hs.ReleaseCollectorAllocPerSpan, hs.ReleaseTestbedCPUSec), "")
 	_ = tw.Flush()
 	for _, n := range hs.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)

@@ -173,7 +173,8 @@ func Run(o Options) (*Results, error) {
 		return nil, err
 	}
 	work := o.WorkDir
-	if work == "" {
+	madeWork := work == ""
+	if madeWork {
 		if work, err = os.MkdirTemp("", "longspan-testbed-"); err != nil {
 			return nil, err
 		}
@@ -187,6 +188,20 @@ func Run(o Options) (*Results, error) {
 	r.logf("testbed %s run: binary %s, work dir %s", run, bin, work)
 	start := time.Now()
 	defer harness.KillAll()
+	if madeWork {
+		// held_scale alone leaves a 7 GB journal: a temporary work dir goes once
+		// every invariant held, and stays for a look when one failed.
+		defer func() {
+			if len(r.res.Failed()) > 0 {
+				r.logf("work dir %s kept (an invariant failed): its logs, configs and journals; remove it when done", work)
+				return
+			}
+			harness.KillAll() // nothing may still write into it
+			if err := os.RemoveAll(work); err != nil {
+				r.logf("removing work dir %s: %v", work, err)
+			}
+		}()
+	}
 	step := func(name string, fn func() error) {
 		if !r.want(name) {
 			return
