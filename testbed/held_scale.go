@@ -46,8 +46,12 @@ type HSTick struct {
 	// RulesP99Ms is the p99 of the part under the journal lock
 	// (longspan_tick_rules_duration): P99Ms less waiting for the lock and the write.
 	RulesP99Ms *float64 `json:"tick_rules_ms_p99"`
-	Ticks      float64  `json:"ticks_in_window"`
-	WindowSec  float64  `json:"window_s"`
+	// The tick's waits (longspan_tick_lock_wait_duration, _write_wait_duration): for the
+	// journal lock, summed over its updates, and for its writes after the last update.
+	LockWaitP99Ms  *float64 `json:"tick_lock_wait_ms_p99"`
+	WriteWaitP99Ms *float64 `json:"tick_write_wait_ms_p99"`
+	Ticks          float64  `json:"ticks_in_window"`
+	WindowSec      float64  `json:"window_s"`
 	// The journal's fsyncs in the window (otelcol_spanjournal_fsync_duration; every
 	// tick waits for one): their p99 and the upper bound of the bucket of the longest.
 	FsyncP99Ms *float64 `json:"fsync_ms_p99"`
@@ -116,8 +120,9 @@ type HeldScaleResult struct {
 	TickMsP99             *float64 `json:"tick_ms_p99"`
 	TickMetric            string   `json:"tick_metric"`
 	// The open-span view (GET /v1/open-spans, default limit) asked for while holding
-	// everything: its latency at the client, and the longest journal lock hold one view
-	// caused (the upper bound of otelcol_spanjournal_view_lock_duration's bucket).
+	// everything: its latency at the client (request sent to the answer's last byte; the
+	// client's JSON decoding after it is not counted), and the longest journal lock hold
+	// one view caused (the upper bound of otelcol_spanjournal_view_lock_duration's bucket).
 	OpenSpansViews         int      `json:"open_spans_views"`
 	OpenSpansViewRows      int      `json:"open_spans_view_rows"`
 	OpenSpansViewMsP50     *float64 `json:"open_spans_view_ms_p50"`

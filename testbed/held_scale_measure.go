@@ -102,6 +102,8 @@ func (h *hsRun) ackProbe(d time.Duration, held int64) HSAck {
 const (
 	hsTickMetric      = "otelcol_longspan_tick_duration"
 	hsTickRulesMetric = "otelcol_longspan_tick_rules_duration"
+	hsTickLockMetric  = "otelcol_longspan_tick_lock_wait_duration"
+	hsTickWriteMetric = "otelcol_longspan_tick_write_wait_duration"
 	hsViewLockMetric  = "otelcol_spanjournal_view_lock_duration"
 	hsFsyncMetric     = "otelcol_spanjournal_fsync_duration" // seconds
 )
@@ -112,16 +114,18 @@ func (h *hsRun) tickMetric() string {
 	return name
 }
 
-// scrapeTick scrapes the tick histogram (full name), its rules part and the journal's
-// fsyncs (what a tick waits for besides the lock).
-func (h *hsRun) scrapeTick(name string) [3]harness.Histogram {
+// scrapeTick scrapes the tick histogram (full name), its parts (the longest hold of the
+// lock, the wait for the lock, the wait for the writes) and the journal's fsyncs.
+func (h *hsRun) scrapeTick(name string) [5]harness.Histogram {
 	if name == "" {
-		return [3]harness.Histogram{}
+		return [5]harness.Histogram{}
 	}
-	_, tick, _ := harness.HistogramAt(h.c.Params.MetricsPort, name)
-	_, rules, _ := harness.HistogramAt(h.c.Params.MetricsPort, strings.Replace(name, hsTickMetric, hsTickRulesMetric, 1))
-	_, fsync, _ := harness.HistogramAt(h.c.Params.MetricsPort, hsFsyncMetric)
-	return [3]harness.Histogram{tick, rules, fsync}
+	var out [5]harness.Histogram
+	for i, metric := range []string{hsTickMetric, hsTickRulesMetric, hsTickLockMetric, hsTickWriteMetric} {
+		_, out[i], _ = harness.HistogramAt(h.c.Params.MetricsPort, strings.Replace(name, hsTickMetric, metric, 1))
+	}
+	_, out[4], _ = harness.HistogramAt(h.c.Params.MetricsPort, hsFsyncMetric)
+	return out
 }
 
 // p99Ms is the p99 of the observations between two scrapes of a histogram in
@@ -135,7 +139,7 @@ func p99Ms(before, after harness.Histogram) (*float64, float64) {
 	return v, n
 }
 
-func (h *hsRun) tickFrom(name string, before [3]harness.Histogram, window time.Duration) HSTick {
+func (h *hsRun) tickFrom(name string, before [5]harness.Histogram, window time.Duration) HSTick {
 	t := HSTick{WindowSec: window.Seconds()}
 	if name == "" {
 		return t
@@ -143,11 +147,13 @@ func (h *hsRun) tickFrom(name string, before [3]harness.Histogram, window time.D
 	after := h.scrapeTick(name)
 	t.P99Ms, t.Ticks = p99Ms(before[0], after[0])
 	t.RulesP99Ms, _ = p99Ms(before[1], after[1])
-	if v, n := after[2].QuantileSince(before[2], 0.99); v != nil {
+	t.LockWaitP99Ms, _ = p99Ms(before[2], after[2])
+	t.WriteWaitP99Ms, _ = p99Ms(before[3], after[3])
+	if v, n := after[4].QuantileSince(before[4], 0.99); v != nil {
 		ms := round3(*v * 1e3)
 		t.FsyncP99Ms, t.Fsyncs = &ms, n
 	}
-	if v := after[2].MaxSince(before[2]); v != nil && !math.IsInf(*v, 1) {
+	if v := after[4].MaxSince(before[4]); v != nil && !math.IsInf(*v, 1) {
 		ms := *v * 1e3
 		t.FsyncMaxMs = &ms
 	}
@@ -184,13 +190,12 @@ func (h *hsRun) viewProbe(n int) {
 	_, before, _ := harness.HistogramAt(port, hsViewLockMetric)
 	lats := make([]time.Duration, 0, n)
 	for range n {
-		t0 := time.Now()
-		v, err := harness.OpenSpansAt(h.c.Params.JournalHTTP, 0)
+		v, took, err := harness.OpenSpansTimed(h.c.Params.JournalHTTP, 0)
 		if err != nil {
 			h.r.logf("held_scale: open-span view: %v", err)
 			continue
 		}
-		lats = append(lats, time.Since(t0))
+		lats = append(lats, took)
 		res.OpenSpansViewRows = len(v.OpenSpans)
 	}
 	res.OpenSpansViews = len(lats)

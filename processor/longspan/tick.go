@@ -23,20 +23,24 @@ import (
 // Its cost does not grow with what is held (engine.Engine.Tick).
 // longspan_tick_duration records how long the tick's journal updates took (waiting
 // for the lock, the rules, the snapshots taken and the journal writes),
-// longspan_tick_rules_duration its longest hold of the lock.
+// longspan_tick_rules_duration its longest hold of the lock, and the two waits apart:
+// longspan_tick_lock_wait_duration for the lock (summed over the updates),
+// longspan_tick_write_wait_duration for the writes after the last update.
 func (p *longspanProcessor) tick(ctx context.Context) {
 	now := p.clock.Now()
 	var res ruleResult
 	var due []*spanjournal.Released
 	var evicted int
-	var longest time.Duration
+	var longest, lockWait time.Duration
 	pending := false
 	var waits []func() error
 	// hold runs fn in a journal update of its own without waiting for its write: the
 	// tick's updates share the journal's group commit, waited for together below.
 	hold := func(fn func(tx *spanjournal.Tx)) {
+		asked := time.Now()
 		waits = append(waits, p.journal.UpdateAsync(ctx, func(tx *spanjournal.Tx) error {
 			locked := time.Now()
+			lockWait += locked.Sub(asked)
 			fn(tx)
 			pending = p.rules.SnapshotsPending()
 			longest = max(longest, time.Since(locked))
@@ -56,11 +60,16 @@ func (p *longspanProcessor) tick(ctx context.Context) {
 		})
 	}
 	var err error
+	written := time.Now()
 	for _, wait := range waits {
 		err = errors.Join(err, wait())
 	}
-	p.telemetry.LongspanTickDuration.Record(ctx, float64(time.Since(began))/float64(time.Millisecond))
-	p.telemetry.LongspanTickRulesDuration.Record(ctx, float64(longest)/float64(time.Millisecond))
+	done := time.Now()
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	p.telemetry.LongspanTickDuration.Record(ctx, ms(done.Sub(began)))
+	p.telemetry.LongspanTickRulesDuration.Record(ctx, ms(longest))
+	p.telemetry.LongspanTickLockWaitDuration.Record(ctx, ms(lockWait))
+	p.telemetry.LongspanTickWriteWaitDuration.Record(ctx, ms(done.Sub(written)))
 	if evicted > 0 {
 		p.telemetry.LongspanReconciledIdsEvicted.Add(ctx, int64(evicted))
 		p.logger.Warn("Forgot closed span ids before supersede_window ended: limits.max_reconciled_ids reached; a late real end of those spans passes as a plain span, and a late snapshot of them opens them again",

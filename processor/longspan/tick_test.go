@@ -63,7 +63,9 @@ func TestSnapshotRoundIsPacedOverTheInterval(t *testing.T) {
 }
 
 // TestTickRecordsItsDuration: every tick records one longspan_tick_duration point and
-// one longspan_tick_rules_duration point, the part under the lock, never the longer.
+// one point of each of its parts: longspan_tick_rules_duration (the longest hold of the
+// lock), longspan_tick_lock_wait_duration and longspan_tick_write_wait_duration; the
+// longest hold and the two waits together are never longer than the tick.
 func TestTickRecordsItsDuration(t *testing.T) {
 	clk := &manualClock{now: t0}
 	h := newHarness(t, t.TempDir(), clk, nil)
@@ -78,7 +80,7 @@ func TestTickRecordsItsDuration(t *testing.T) {
 	require.Len(t, hist.DataPoints, 1)
 	assert.Equal(t, uint64(3), hist.DataPoints[0].Count)
 	assert.Equal(t, "ms", m.Unit)
-	assert.Equal(t, []float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
+	assert.Equal(t, []float64{0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
 
 	m, err = h.tel.GetMetric("otelcol_longspan_tick_rules_duration")
 	require.NoError(t, err)
@@ -86,5 +88,16 @@ func TestTickRecordsItsDuration(t *testing.T) {
 	require.True(t, ok, "a histogram: %T", m.Data)
 	require.Len(t, rules.DataPoints, 1)
 	assert.Equal(t, uint64(3), rules.DataPoints[0].Count)
-	assert.LessOrEqual(t, rules.DataPoints[0].Sum, hist.DataPoints[0].Sum)
+	parts := rules.DataPoints[0].Sum
+	for _, name := range []string{"otelcol_longspan_tick_lock_wait_duration", "otelcol_longspan_tick_write_wait_duration"} {
+		m, err = h.tel.GetMetric(name)
+		require.NoError(t, err, name)
+		wait, ok := m.Data.(metricdata.Histogram[float64])
+		require.True(t, ok, "%s: a histogram: %T", name, m.Data)
+		require.Len(t, wait.DataPoints, 1, name)
+		assert.Equal(t, uint64(3), wait.DataPoints[0].Count, name)
+		assert.Equal(t, "ms", m.Unit, name)
+		parts += wait.DataPoints[0].Sum
+	}
+	assert.LessOrEqual(t, parts, hist.DataPoints[0].Sum)
 }

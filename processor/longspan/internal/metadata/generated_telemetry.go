@@ -25,31 +25,33 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                        metric.Meter
-	mu                           sync.Mutex
-	registrations                []metric.Registration
-	LongspanClockOffsetMoves     metric.Int64Counter
-	LongspanHeartbeatsRerouted   metric.Int64Counter
-	LongspanLogRecordsDropped    metric.Int64Counter
-	LongspanProbesReceived       metric.Int64Counter
-	LongspanReconciledIdsEvicted metric.Int64Counter
-	LongspanReleaseFailures      metric.Int64Counter
-	LongspanRequestsRefused      metric.Int64Counter
-	LongspanSessionEndEvents     metric.Int64Counter
-	LongspanSessionRuleUntrusted metric.Int64Counter
-	LongspanSnapshotsEmitted     metric.Int64Counter
-	LongspanSpansBackgrounded    metric.Int64ObservableGauge
-	LongspanSpansClockSuspect    metric.Int64Counter
-	LongspanSpansDropped         metric.Int64Counter
-	LongspanSpansReceived        metric.Int64Counter
-	LongspanSpansReconciled      metric.Int64Counter
-	LongspanSpansReleased        metric.Int64Counter
-	LongspanSpansReleasedEarly   metric.Int64Counter
-	LongspanSpansResent          metric.Int64Counter
-	LongspanSpansSuperseding     metric.Int64Counter
-	LongspanTickDuration         metric.Float64Histogram
-	LongspanTickRulesDuration    metric.Float64Histogram
-	LongspanTracesReleased       metric.Int64Counter
+	meter                         metric.Meter
+	mu                            sync.Mutex
+	registrations                 []metric.Registration
+	LongspanClockOffsetMoves      metric.Int64Counter
+	LongspanHeartbeatsRerouted    metric.Int64Counter
+	LongspanLogRecordsDropped     metric.Int64Counter
+	LongspanProbesReceived        metric.Int64Counter
+	LongspanReconciledIdsEvicted  metric.Int64Counter
+	LongspanReleaseFailures       metric.Int64Counter
+	LongspanRequestsRefused       metric.Int64Counter
+	LongspanSessionEndEvents      metric.Int64Counter
+	LongspanSessionRuleUntrusted  metric.Int64Counter
+	LongspanSnapshotsEmitted      metric.Int64Counter
+	LongspanSpansBackgrounded     metric.Int64ObservableGauge
+	LongspanSpansClockSuspect     metric.Int64Counter
+	LongspanSpansDropped          metric.Int64Counter
+	LongspanSpansReceived         metric.Int64Counter
+	LongspanSpansReconciled       metric.Int64Counter
+	LongspanSpansReleased         metric.Int64Counter
+	LongspanSpansReleasedEarly    metric.Int64Counter
+	LongspanSpansResent           metric.Int64Counter
+	LongspanSpansSuperseding      metric.Int64Counter
+	LongspanTickDuration          metric.Float64Histogram
+	LongspanTickLockWaitDuration  metric.Float64Histogram
+	LongspanTickRulesDuration     metric.Float64Histogram
+	LongspanTickWriteWaitDuration metric.Float64Histogram
+	LongspanTracesReleased        metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -224,14 +226,28 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_longspan_tick_duration",
 		metric.WithDescription("Duration of one timed-rules pass (a tick's journal updates, the journal writes included; a tick takes its snapshots in updates of at most 1024 open spans each). [Development]"),
 		metric.WithUnit("ms"),
-		metric.WithExplicitBucketBoundaries([]float64{0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
+		metric.WithExplicitBucketBoundaries([]float64{0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanTickLockWaitDuration, err = builder.meter.Float64Histogram(
+		"otelcol_longspan_tick_lock_wait_duration",
+		metric.WithDescription("How long one tick waited for the journal lock, summed over its updates (requests hold it meanwhile). [Development]"),
+		metric.WithUnit("ms"),
+		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanTickRulesDuration, err = builder.meter.Float64Histogram(
 		"otelcol_longspan_tick_rules_duration",
 		metric.WithDescription("The longest hold of the journal lock of one tick (what ingestion and the open-span view wait for at most), without waiting for the lock or the journal write. [Development]"),
 		metric.WithUnit("ms"),
-		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000}...),
+		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}...),
+	)
+	errs = errors.Join(errs, err)
+	builder.LongspanTickWriteWaitDuration, err = builder.meter.Float64Histogram(
+		"otelcol_longspan_tick_write_wait_duration",
+		metric.WithDescription("How long one tick waited, after its last update, for its journal writes to be durable (group commit, min_sync_interval, fsync). [Development]"),
+		metric.WithUnit("ms"),
+		metric.WithExplicitBucketBoundaries([]float64{0.05, 0.1, 0.2, 0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}...),
 	)
 	errs = errors.Join(errs, err)
 	builder.LongspanTracesReleased, err = builder.meter.Int64Counter(

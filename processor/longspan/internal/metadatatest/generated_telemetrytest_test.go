@@ -43,7 +43,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.LongspanSpansResent.Add(context.Background(), 1)
 	tb.LongspanSpansSuperseding.Add(context.Background(), 1)
 	tb.LongspanTickDuration.Record(context.Background(), 1)
+	tb.LongspanTickLockWaitDuration.Record(context.Background(), 1)
 	tb.LongspanTickRulesDuration.Record(context.Background(), 1)
+	tb.LongspanTickWriteWaitDuration.Record(context.Background(), 1)
 	tb.LongspanTracesReleased.Add(context.Background(), 1)
 	AssertEqualLongspanClockOffsetMoves(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -105,7 +107,13 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualLongspanTickDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanTickLockWaitDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTickRulesDuration(t, testTel,
+		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualLongspanTickWriteWaitDuration(t, testTel,
 		[]metricdata.HistogramDataPoint[float64]{{}}, metricdatatest.IgnoreValue(),
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualLongspanTracesReleased(t, testTel,
