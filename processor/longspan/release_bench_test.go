@@ -84,14 +84,7 @@ func releaseRound(b *testing.B, held, children int, sync wal.SyncPolicy, tailSam
 	if tailSampling {
 		next = newTailSampler(b, 100*time.Millisecond, end)
 	}
-	h := newHarnessJournal(b, b.TempDir(), clk, func(c *Config) {
-		c.Limits.MaxHeldSpans = 4 * held
-		c.Limits.MaxOpenSpans = 4 * held
-		c.Quotas.PerClient = Quota{}
-		c.Quotas.PerSession = Quota{}
-		c.Quotas.PerTrace = Quota{}
-		c.Quotas.NoSession = Quota{}
-	}, next, func(j *spanjournal.Config) { j.Sync = sync })
+	h := newHarnessJournal(b, b.TempDir(), clk, roomFor(held), next, func(j *spanjournal.Config) { j.Sync = sync })
 	defer h.stop()
 	traceID, traceCount := holdBrowserTraces(h, held, children)
 	h.advance(time.Second)
