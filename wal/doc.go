@@ -47,7 +47,7 @@
 //     buffer, grown for the largest: a new one per segment made a journal of
 //     7 GB allocate 15 GB at start-up, and collecting it took half the time:
 //     1 M held spans came back in 1.9 s, now 0.8–1.0 s; 10 M in the testbed
-//     in 20–23 s, now 13.4–15.0 s.)
+//     in 20–23 s, now 13.4–15.9 s.)
 //  3. A bad record in the last segment may be a torn tail. The committer
 //     writes a batch only after the previous batch's fsync returned, so only
 //     the final batch can be partly on disk (after a power loss, in any page
