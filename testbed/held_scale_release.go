@@ -5,10 +5,11 @@ import (
 	"encoding/binary"
 	"io"
 	"math"
-	"syscall"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 // release ends every root (each client sends its roots with an end time) and waits
@@ -100,10 +101,8 @@ type releaseCostReading struct {
 func (h *hsRun) readReleaseCost() releaseCostReading {
 	st, err1 := h.c.Stat()
 	alloc, err2 := h.c.Metric("otelcol_process_runtime_total_alloc_bytes")
-	var ru syscall.Rusage
-	err3 := syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return releaseCostReading{collectorCPU: st.CPUSeconds, alloc: alloc,
-		testbedCPU: float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9, ok: err1 == nil && err2 == nil && err3 == nil}
+		testbedCPU: harness.SelfCPU().Seconds(), ok: err1 == nil && err2 == nil}
 }
 
 // releaseCost records the release's cost per released span between two readings.

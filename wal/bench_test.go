@@ -5,11 +5,12 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	tidwall "github.com/tidwall/wal"
+
+	"github.com/otelcol-longspan/otelcol-longspan/internal/harness"
 )
 
 var benchSizes = []int{512, 2048}
@@ -126,7 +127,7 @@ func benchSubmitOpenLoop(b *testing.B, rate int, interval time.Duration) {
 	ticker := time.NewTicker(time.Second / time.Duration(rate))
 	defer ticker.Stop()
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := harness.SelfCPU()
 	for i := range b.N {
 		<-ticker.C
 		wg.Add(1)
@@ -141,7 +142,7 @@ func benchSubmitOpenLoop(b *testing.B, rate int, interval time.Duration) {
 	}
 	wg.Wait()
 	b.StopTimer()
-	cpu := processCPU() - cpu0
+	cpu := harness.SelfCPU() - cpu0
 	if err := l.Close(); err != nil {
 		b.Fatal(err)
 	}
@@ -151,15 +152,6 @@ func benchSubmitOpenLoop(b *testing.B, rate int, interval time.Duration) {
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/submit")
 	b.ReportMetric(float64(acks[b.N/2])/1e6, "ack-ms-p50")
 	b.ReportMetric(float64(acks[b.N*99/100])/1e6, "ack-ms-p99")
-}
-
-// processCPU is the CPU time the process has used, user and system.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkRawWriteBatch: tidwall WriteBatch of 256 records plus one fsync,

@@ -110,6 +110,17 @@ func (p *Proc) Stop(grace time.Duration) {
 	}
 }
 
+// SelfCPU is the CPU time this process has used so far, user and system (getrusage:
+// microseconds, where /proc's stat counts clock ticks). Benchmarks and the testbed
+// take differences of it.
+func SelfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // ProcStat is CPU and memory of a live process.
 type ProcStat struct {
 	CPUSeconds float64 // utime + stime
