@@ -73,31 +73,25 @@ func TestTickRecordsItsDuration(t *testing.T) {
 	for range 3 {
 		h.advance(time.Second)
 	}
-	m, err := h.tel.GetMetric("otelcol_longspan_tick_duration")
-	require.NoError(t, err)
-	hist, ok := m.Data.(metricdata.Histogram[float64])
-	require.True(t, ok, "a histogram: %T", m.Data)
-	require.Len(t, hist.DataPoints, 1)
-	assert.Equal(t, uint64(3), hist.DataPoints[0].Count)
-	assert.Equal(t, "ms", m.Unit)
-	assert.Equal(t, []float64{0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}, hist.DataPoints[0].Bounds)
-
-	m, err = h.tel.GetMetric("otelcol_longspan_tick_rules_duration")
-	require.NoError(t, err)
-	rules, ok := m.Data.(metricdata.Histogram[float64])
-	require.True(t, ok, "a histogram: %T", m.Data)
-	require.Len(t, rules.DataPoints, 1)
-	assert.Equal(t, uint64(3), rules.DataPoints[0].Count)
-	parts := rules.DataPoints[0].Sum
-	for _, name := range []string{"otelcol_longspan_tick_lock_wait_duration", "otelcol_longspan_tick_write_wait_duration"} {
-		m, err = h.tel.GetMetric(name)
-		require.NoError(t, err, name)
-		wait, ok := m.Data.(metricdata.Histogram[float64])
-		require.True(t, ok, "%s: a histogram: %T", name, m.Data)
-		require.Len(t, wait.DataPoints, 1, name)
-		assert.Equal(t, uint64(3), wait.DataPoints[0].Count, name)
-		assert.Equal(t, "ms", m.Unit, name)
-		parts += wait.DataPoints[0].Sum
+	tick := tickHistogram(t, h, "otelcol_longspan_tick_duration")
+	assert.Equal(t, []float64{0.5, 1, 2, 5, 7.5, 10, 15, 20, 25, 30, 40, 50, 100, 200, 500, 1000, 5000}, tick.Bounds)
+	var parts float64
+	for _, name := range []string{"otelcol_longspan_tick_rules_duration", "otelcol_longspan_tick_lock_wait_duration", "otelcol_longspan_tick_write_wait_duration"} {
+		parts += tickHistogram(t, h, name).Sum
 	}
-	assert.LessOrEqual(t, parts, hist.DataPoints[0].Sum)
+	assert.LessOrEqual(t, parts, tick.Sum)
+}
+
+// tickHistogram is the single point of the tick histogram called name: one
+// observation per tick of TestTickRecordsItsDuration, in ms.
+func tickHistogram(t *testing.T, h *harness, name string) metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	m, err := h.tel.GetMetric(name)
+	require.NoError(t, err, name)
+	hist, ok := m.Data.(metricdata.Histogram[float64])
+	require.True(t, ok, "%s: a histogram: %T", name, m.Data)
+	require.Len(t, hist.DataPoints, 1, name)
+	assert.Equal(t, uint64(3), hist.DataPoints[0].Count, name)
+	assert.Equal(t, "ms", m.Unit, name)
+	return hist.DataPoints[0]
 }
